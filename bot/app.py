@@ -1,0 +1,217 @@
+"""Composition root: builds the bot from settings and runs it by long polling or webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.pipeline import UpdatePipeline
+from bot.sender import OutboxSender, SendLimits
+from bot.settings import Settings
+from bot.transport import BotApiTransport, RetryAfter, TransientError, TransportError
+from bot.webhook import make_webhook_app, webhook_path
+from domain.clock import Clock, SystemClock
+from handlers.callbacks import CallbackCodec
+from handlers.commands import command_menu_calls
+from handlers.core import ConversationCore, CoreConfig
+from handlers.i18n import Translator
+
+log = logging.getLogger(__name__)
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query", "my_chat_member"]
+
+
+class Runtime(Protocol):
+    """What a bot framework contributes: a transport and a long-polling update source."""
+
+    name: str
+
+    @property
+    def transport(self) -> BotApiTransport:
+        """The Bot API caller the outbox sender uses."""
+        ...
+
+    async def fetch_updates(
+        self, offset: int | None, timeout: int, allowed_updates: list[str]
+    ) -> list[dict[str, Any]]:
+        """Long-poll for updates, returned as raw JSON dicts."""
+        ...
+
+    async def close(self) -> None:
+        """Release HTTP resources."""
+        ...
+
+
+def create_runtime(settings: Settings) -> Runtime:
+    """The one place a framework is chosen, from O2O_RUNTIME."""
+    token = settings.token
+    if token is None:
+        raise ValueError("O2O_BOT_TOKEN is required to run the bot")
+    if settings.runtime == "aiogram":
+        from bot.runtime_aiogram import AiogramRuntime
+
+        return AiogramRuntime(
+            token, settings.telegram_api_url, polling_timeout=settings.polling_timeout
+        )
+    raise ValueError(f"O2O_RUNTIME={settings.runtime} is not available in this version")
+
+
+class BotApp:
+    """The running bot: database, conversation core, pipeline, outbox sender and a runtime."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        runtime: Runtime | None = None,
+        clock: Clock | None = None,
+        send_limits: SendLimits | None = None,
+    ) -> None:
+        self.settings = settings
+        self.runtime = runtime or create_runtime(settings)
+        self.clock = clock or SystemClock()
+        self.send_limits = send_limits or SendLimits()
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.translator = Translator.default(settings.default_locale)
+        self.sender = OutboxSender(
+            self.sessionmaker, self.runtime.transport, clock=self.clock, limits=self.send_limits
+        )
+        self.pipeline: UpdatePipeline | None = None
+        self.bot_username = ""
+        self._stop = asyncio.Event()
+        self._sender_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Identify the bot, register its command menus and start the outbox sender."""
+        me = await self._call_with_retry("getMe", {})
+        self.bot_username = str(me.get("username", ""))
+        core = ConversationCore(
+            CoreConfig(
+                bot_username=self.bot_username,
+                default_locale=self.settings.default_locale,
+                admin_ids=frozenset(self.settings.admin_ids),
+            ),
+            self.translator,
+            CallbackCodec(self.settings.callback_key()),
+        )
+        self.pipeline = UpdatePipeline(self.sessionmaker, core, self.clock, self.sender.wake)
+        for call in command_menu_calls(self.translator):
+            try:
+                await self.runtime.transport.call(call.method, call.params)
+            except TransportError as exc:
+                log.warning("setMyCommands failed", extra={"error": str(exc)})
+        self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
+        log.info("bot started", extra={"runtime": self.runtime.name, "bot": self.bot_username})
+
+    def request_stop(self) -> None:
+        """Ask run_polling / run_webhook to return."""
+        self._stop.set()
+
+    async def run_polling(self) -> None:
+        """Long-poll updates until stopped; each update is processed before the offset moves."""
+        pipeline = self._require_pipeline()
+        await self._call_with_retry("deleteWebhook", {"drop_pending_updates": False})
+        offset: int | None = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                updates = await self._interruptible(
+                    self.runtime.fetch_updates(
+                        offset, self.settings.polling_timeout, ALLOWED_UPDATES
+                    )
+                )
+            except RetryAfter as exc:
+                await self._sleep(exc.retry_after)
+                continue
+            except TransportError as exc:
+                failures += 1
+                log.warning("getUpdates failed", extra={"error": str(exc), "failures": failures})
+                await self._sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            if updates is None:
+                break
+            failures = 0
+            for update in updates:
+                try:
+                    await pipeline.process(update)
+                except DBAPIError:
+                    log.exception("database unavailable; will fetch the update again")
+                    await self._sleep(2.0)
+                    break
+                offset = int(update["update_id"]) + 1
+
+    async def run_webhook(self) -> None:
+        """Serve the webhook and register it with the Bot API until stopped."""
+        pipeline = self._require_pipeline()
+        url, secret = self.settings.webhook_url, self.settings.webhook_secret
+        if not url or secret is None:
+            raise ValueError("O2O_WEBHOOK_URL and O2O_WEBHOOK_SECRET are required for --webhook")
+        app = make_webhook_app(pipeline, secret.get_secret_value(), webhook_path(url))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.webhook_host, self.settings.webhook_port)
+        await site.start()
+        try:
+            await self._call_with_retry(
+                "setWebhook",
+                {
+                    "url": url,
+                    "secret_token": secret.get_secret_value(),
+                    "allowed_updates": ALLOWED_UPDATES,
+                },
+            )
+            log.info("webhook serving", extra={"port": self.settings.webhook_port})
+            await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    async def close(self) -> None:
+        """Stop the sender (finishing in-flight calls), close HTTP and the database."""
+        self._stop.set()
+        if self._sender_task is not None:
+            await self.sender.stop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender_task
+        await self.runtime.close()
+        await self.engine.dispose()
+
+    def _require_pipeline(self) -> UpdatePipeline:
+        if self.pipeline is None:
+            raise RuntimeError("BotApp.start() must be awaited first")
+        return self.pipeline
+
+    async def _call_with_retry(self, method: str, params: dict[str, Any]) -> Any:
+        delay = 0.5
+        while True:
+            try:
+                return await self.runtime.transport.call(method, params)
+            except RetryAfter as exc:
+                await asyncio.sleep(exc.retry_after)
+            except TransientError as exc:
+                log.warning("Bot API unavailable", extra={"method": method, "error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    async def _interruptible(self, awaitable: Any) -> Any:
+        """Await `awaitable` unless a stop is requested first (then None)."""
+        task = asyncio.ensure_future(awaitable)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            stopper.cancel()
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TransportError):
+            await task
+        return None

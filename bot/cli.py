@@ -1,0 +1,135 @@
+"""The `o2o` command line: migrate, run, demo, seed."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError, load_settings
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every `o2o` sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="o2o",
+        description="o2o-bot: a Telegram front end for online-to-offline commerce. "
+        "Configuration comes from O2O_* environment variables or a .env file.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    migrate = commands.add_parser(
+        "migrate", help="upgrade the database (O2O_DATABASE_URL) to the latest schema"
+    )
+    migrate.add_argument("--revision", default="head", help="target revision (default: head)")
+
+    run = commands.add_parser("run", help="run the bot (long polling, or --webhook)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve the webhook on O2O_WEBHOOK_HOST:O2O_WEBHOOK_PORT and register O2O_WEBHOOK_URL",
+    )
+
+    demo = commands.add_parser(
+        "demo", help="offline demo: fake Bot API + real bot + scripted customers, prints a transcript"
+    )
+    demo.add_argument("--db", metavar="PATH", help="SQLite file to use (default: a temporary file)")
+    demo.add_argument(
+        "--runtime", choices=["aiogram"], default="aiogram", help="bot framework to run on"
+    )
+
+    commands.add_parser("seed", help="add the demo stores and catalog to an empty database")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `o2o` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        from bot.logs import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
+        handler = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}[args.command]
+        return handler(settings, args)
+    except (SettingsError, CliError) as exc:
+        print(f"o2o: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.db.migrate import current_revision, upgrade
+
+    upgrade(settings.database_url, args.revision)
+    print(f"database at revision {current_revision(settings.database_url)}")
+    return 0
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.token is None:
+        raise CliError("O2O_BOT_TOKEN is not set (use `o2o demo` to try the bot offline)")
+    if args.webhook and not settings.webhook_url:
+        raise CliError("O2O_WEBHOOK_URL: required for `o2o run --webhook`")
+    return asyncio.run(_run_async(settings, webhook=args.webhook))
+
+
+async def _run_async(settings: Settings, *, webhook: bool) -> int:
+    from bot.app import BotApp
+    from bot.db.migrate import upgrade_async
+
+    try:
+        app = BotApp(settings)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    await upgrade_async(settings.database_url)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, app.request_stop)
+    try:
+        await app.start()
+        await (app.run_webhook() if webhook else app.run_polling())
+    finally:
+        await app.close()
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+
+    return asyncio.run(run_demo(settings, db_path=args.db, runtime=args.runtime))
+
+
+def _seed(settings: Settings, _args: argparse.Namespace) -> int:
+    return asyncio.run(_seed_async(settings))
+
+
+async def _seed_async(settings: Settings) -> int:
+    from bot.db.engine import create_engine, create_sessionmaker
+    from bot.db.migrate import upgrade_async
+    from bot.seed import seed_demo_data
+    from domain.clock import SystemClock
+
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        added = await seed_demo_data(create_sessionmaker(engine), SystemClock().now())
+    finally:
+        await engine.dispose()
+    print("demo stores and catalog added" if added else "stores exist already; nothing added")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

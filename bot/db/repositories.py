@@ -1,0 +1,156 @@
+"""SQLAlchemy implementations of the domain ports; they flush but never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import models
+from domain.conversation import ConversationState
+from domain.customers import Customer
+from domain.stores import Store
+
+
+def customer_from_row(row: models.Customer) -> Customer:
+    """Map a customers row to the domain entity."""
+    return Customer(
+        id=row.id,
+        telegram_id=row.telegram_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        username=row.username,
+        language=row.language,
+        language_chosen=row.language_chosen,
+        phone=row.phone,
+        marketing_consent=row.marketing_consent,
+        surveys_enabled=row.surveys_enabled,
+        reachable=row.reachable,
+        selected_store_id=row.selected_store_id,
+    )
+
+
+def store_from_row(row: models.Store) -> Store:
+    """Map a stores row to the domain entity."""
+    return Store(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        address=row.address,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        timezone=row.timezone,
+        opening_hours=dict(row.opening_hours or {}),
+        currency=row.currency,
+        staff_chat_id=row.staff_chat_id,
+        paused=row.paused,
+    )
+
+
+class SqlCustomerRepository:
+    """Customers in the `customers` table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_by_telegram_id(self, telegram_id: int) -> Customer | None:
+        """The customer with this Telegram id, if known."""
+        row = await self._row(telegram_id)
+        return customer_from_row(row) if row else None
+
+    async def add(self, customer: Customer, now: datetime) -> Customer:
+        """Insert a new customer and return it with its id."""
+        row = models.Customer(telegram_id=customer.telegram_id, created_at=now, updated_at=now)
+        _copy_customer(customer, row)
+        self.session.add(row)
+        await self.session.flush()
+        customer.id = row.id
+        return customer
+
+    async def save(self, customer: Customer, now: datetime) -> None:
+        """Write back a changed customer."""
+        row = await self._row(customer.telegram_id)
+        if row is None:
+            raise LookupError(f"customer {customer.telegram_id} vanished")
+        _copy_customer(customer, row)
+        row.updated_at = now
+        await self.session.flush()
+
+    async def _row(self, telegram_id: int) -> models.Customer | None:
+        result = await self.session.execute(
+            select(models.Customer).where(models.Customer.telegram_id == telegram_id)
+        )
+        return result.scalar_one_or_none()
+
+
+def _copy_customer(customer: Customer, row: models.Customer) -> None:
+    row.first_name = customer.first_name
+    row.last_name = customer.last_name
+    row.username = customer.username
+    row.language = customer.language
+    row.language_chosen = customer.language_chosen
+    row.phone = customer.phone
+    row.marketing_consent = customer.marketing_consent
+    row.surveys_enabled = customer.surveys_enabled
+    row.reachable = customer.reachable
+    if customer.reachable:
+        row.unreachable_since = None
+    row.selected_store_id = customer.selected_store_id
+
+
+class SqlStoreRepository:
+    """Stores in the `stores` table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, store_id: int) -> Store | None:
+        """The store with this id, if any."""
+        row = await self.session.get(models.Store, store_id)
+        return store_from_row(row) if row else None
+
+    async def get_by_code(self, code: str) -> Store | None:
+        """The store with this code, if any."""
+        result = await self.session.execute(select(models.Store).where(models.Store.code == code))
+        row = result.scalar_one_or_none()
+        return store_from_row(row) if row else None
+
+    async def list_all(self) -> Sequence[Store]:
+        """Every store, by name."""
+        result = await self.session.execute(select(models.Store).order_by(models.Store.name))
+        return [store_from_row(row) for row in result.scalars()]
+
+
+class SqlConversationRepository:
+    """Conversation states in the `conversation_states` table."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, chat_id: int, user_id: int) -> ConversationState | None:
+        """The current state, or None when the user is not inside a flow."""
+        row = await self.session.get(models.ConversationState, (chat_id, user_id))
+        return ConversationState(row.state, dict(row.data or {})) if row else None
+
+    async def set(
+        self, chat_id: int, user_id: int, state: str, data: dict[str, Any], now: datetime
+    ) -> None:
+        """Enter or update a state."""
+        row = await self.session.get(models.ConversationState, (chat_id, user_id))
+        if row is None:
+            row = models.ConversationState(chat_id=chat_id, user_id=user_id)
+            self.session.add(row)
+        row.state, row.data, row.updated_at = state, dict(data), now
+        await self.session.flush()
+
+    async def clear(self, chat_id: int, user_id: int) -> None:
+        """Leave any flow."""
+        await self.session.execute(
+            delete(models.ConversationState).where(
+                models.ConversationState.chat_id == chat_id,
+                models.ConversationState.user_id == user_id,
+            )
+        )

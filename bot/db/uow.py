@@ -1,0 +1,60 @@
+"""The unit of work for one update: repositories, the inbox record and outbox rows, one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import models
+from bot.db.repositories import (
+    SqlConversationRepository,
+    SqlCustomerRepository,
+    SqlStoreRepository,
+)
+from handlers.outbound import OutboundCall
+
+
+class SqlUnitOfWork:
+    """Repositories sharing one session; the caller's `session.begin()` block commits once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.customers = SqlCustomerRepository(session)
+        self.stores = SqlStoreRepository(session)
+        self.conversations = SqlConversationRepository(session)
+
+    async def record_update(
+        self, update_id: int, kind: str, now: datetime, outcome: str = "handled"
+    ) -> bool:
+        """Add the update id to the inbox; False when it was already there (a redelivery)."""
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(models.InboxEntry)
+            .values(update_id=update_id, kind=kind, outcome=outcome, received_at=now)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+        )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    def enqueue(
+        self, calls: Sequence[OutboundCall], now: datetime, source_update_id: int | None = None
+    ) -> None:
+        """Write Bot API calls to the outbox; they are sent only after this transaction commits."""
+        self.session.add_all(
+            models.OutboxMessage(
+                chat_id=call.chat_id,
+                method=call.method,
+                params=call.params,
+                ref=call.ref,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                source_update_id=source_update_id,
+            )
+            for call in calls
+        )

@@ -1,0 +1,97 @@
+"""One update, one transaction: inbox dedupe, the core's use case, outbox rows, commit, wake."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.uow import SqlUnitOfWork
+from domain.clock import Clock
+from handlers.core import ConversationCore
+from handlers.inbound import Inbound, parse_update
+from handlers.outbound import send_message
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """What became of one update."""
+
+    HANDLED = "handled"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+    INVALID = "invalid"
+
+
+class UpdatePipeline:
+    """Applies raw updates exactly once each and hands the resulting calls to the outbox."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        core: ConversationCore,
+        clock: Clock,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.core = core
+        self.clock = clock
+        self.on_commit = on_commit
+
+    async def process(self, raw: Mapping[str, Any]) -> Outcome:
+        """Handle one raw update; a redelivered update id changes nothing.
+
+        Database outages propagate (the update is not recorded, so Telegram or the poller delivers
+        it again); a bug in a use case is recorded as failed, with an apology to the user, so one
+        poisonous update cannot block the queue.
+        """
+        try:
+            inbound = parse_update(raw, self.core.config.bot_username)
+        except ValueError:
+            log.warning("update without update_id ignored")
+            return Outcome.INVALID
+        try:
+            outcome = await self._apply(inbound)
+        except DBAPIError:
+            raise
+        except Exception:
+            log.exception(
+                "update handling failed",
+                extra={"update_id": inbound.update_id, "kind": inbound.kind.value},
+            )
+            outcome = await self._record_failure(inbound)
+        if outcome is not Outcome.DUPLICATE:
+            self.on_commit()
+        log.info(
+            "update processed",
+            extra={"update_id": inbound.update_id, "kind": inbound.kind.value, "outcome": outcome},
+        )
+        return outcome
+
+    async def _apply(self, inbound: Inbound) -> Outcome:
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            uow = SqlUnitOfWork(session)
+            if not await uow.record_update(inbound.update_id, inbound.kind.value, now):
+                return Outcome.DUPLICATE
+            calls = await self.core.handle(inbound, uow, now)
+            uow.enqueue(calls, now, inbound.update_id)
+        return Outcome.HANDLED
+
+    async def _record_failure(self, inbound: Inbound) -> Outcome:
+        now = self.clock.now()
+        async with self.sessionmaker() as session, session.begin():
+            uow = SqlUnitOfWork(session)
+            if not await uow.record_update(inbound.update_id, inbound.kind.value, now, "failed"):
+                return Outcome.DUPLICATE
+            if inbound.chat is not None and inbound.chat.is_private and inbound.user is not None:
+                customer = await uow.customers.get_by_telegram_id(inbound.user.id)
+                locale = customer.language if customer else self.core.config.default_locale
+                text = self.core.translator.t(locale, "error.internal")
+                uow.enqueue([send_message(inbound.chat.id, text)], now, inbound.update_id)
+        return Outcome.FAILED

@@ -1,0 +1,41 @@
+"""The one interface runtimes give the sender: make a Bot API call, map failures to four kinds."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class TransportError(Exception):
+    """A Bot API call did not succeed."""
+
+
+class RetryAfter(TransportError):
+    """429: Telegram asks us to wait `retry_after` seconds before the same call."""
+
+    def __init__(self, retry_after: float, description: str = "") -> None:
+        super().__init__(description or f"retry after {retry_after}")
+        self.retry_after = retry_after
+
+
+class Forbidden(TransportError):
+    """403: the user blocked the bot or the bot was removed from the chat."""
+
+
+class BadRequest(TransportError):
+    """400 and other permanent refusals: retrying the same call cannot help."""
+
+
+class TransientError(TransportError):
+    """5xx, timeouts and network failures: worth retrying with back-off."""
+
+
+class BotApiTransport(Protocol):
+    """Makes one Bot API call; returns the decoded `result`, raises a TransportError subclass."""
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        """Call `method` with JSON-compatible `params` and return the decoded result."""
+        ...
+
+    async def close(self) -> None:
+        """Release HTTP resources."""
+        ...

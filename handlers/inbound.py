@@ -1,0 +1,199 @@
+"""The core's own small inbound model, parsed defensively from raw Bot API update JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+MAX_TEXT_LENGTH = 4096
+
+
+class InboundKind(StrEnum):
+    """What an update asks of the bot."""
+
+    TEXT = "text"
+    COMMAND = "command"
+    CALLBACK = "callback"
+    CONTACT = "contact"
+    LOCATION = "location"
+    PRE_CHECKOUT = "pre_checkout"
+    PAYMENT = "payment"
+    MEMBERSHIP = "membership"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """The person behind an update."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    """Where an update happened."""
+
+    id: int
+    type: str
+    title: str | None = None
+
+    @property
+    def is_private(self) -> bool:
+        """True for a one-to-one chat with the bot."""
+        return self.type == "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One update reduced to what the conversation core needs."""
+
+    update_id: int
+    kind: InboundKind
+    user: User | None = None
+    chat: Chat | None = None
+    text: str | None = None
+    command: str | None = None
+    args: str = ""
+    message_id: int | None = None
+    callback_id: str | None = None
+    callback_data: str | None = None
+    phone_number: str | None = None
+    contact_user_id: int | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    payload: str | None = None
+    total_amount: int | None = None
+    currency: str | None = None
+    charge_id: str | None = None
+    new_status: str | None = None
+
+
+def parse_update(raw: Mapping[str, Any], bot_username: str | None = None) -> Inbound:
+    """Parse a raw update; anything malformed becomes UNSUPPORTED rather than an exception."""
+    update_id = raw.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        raise ValueError("update without an integer update_id")
+    try:
+        return _parse(update_id, raw, bot_username)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return Inbound(update_id=update_id, kind=InboundKind.UNSUPPORTED)
+
+
+def _parse(update_id: int, raw: Mapping[str, Any], bot_username: str | None) -> Inbound:
+    if isinstance(message := raw.get("message"), Mapping):
+        return _parse_message(update_id, message, bot_username)
+    if isinstance(query := raw.get("callback_query"), Mapping):
+        source = query.get("message") if isinstance(query.get("message"), Mapping) else {}
+        chat = _chat(source.get("chat")) if source else None
+        return Inbound(
+            update_id=update_id,
+            kind=InboundKind.CALLBACK,
+            user=_user(query["from"]),
+            chat=chat,
+            message_id=_int_or_none(source.get("message_id")) if source else None,
+            callback_id=str(query["id"]),
+            callback_data=str(query.get("data") or ""),
+        )
+    if isinstance(query := raw.get("pre_checkout_query"), Mapping):
+        user = _user(query["from"])
+        return Inbound(
+            update_id=update_id,
+            kind=InboundKind.PRE_CHECKOUT,
+            user=user,
+            chat=Chat(id=user.id, type="private"),
+            callback_id=str(query["id"]),
+            payload=str(query.get("invoice_payload", "")),
+            total_amount=int(query["total_amount"]),
+            currency=str(query["currency"]),
+        )
+    if isinstance(member := raw.get("my_chat_member"), Mapping):
+        new = member.get("new_chat_member") or {}
+        return Inbound(
+            update_id=update_id,
+            kind=InboundKind.MEMBERSHIP,
+            user=_user(member["from"]),
+            chat=_chat(member["chat"]),
+            new_status=str(new.get("status", "")),
+        )
+    return Inbound(update_id=update_id, kind=InboundKind.UNSUPPORTED)
+
+
+def _parse_message(update_id: int, message: Mapping[str, Any], bot_username: str | None) -> Inbound:
+    sender = message.get("from")
+    user = _user(sender) if isinstance(sender, Mapping) else None
+    chat = _chat(message["chat"])
+    base: dict[str, Any] = {
+        "update_id": update_id,
+        "user": user,
+        "chat": chat,
+        "message_id": _int_or_none(message.get("message_id")),
+    }
+    if isinstance(payment := message.get("successful_payment"), Mapping):
+        return Inbound(
+            kind=InboundKind.PAYMENT,
+            payload=str(payment.get("invoice_payload", "")),
+            total_amount=int(payment["total_amount"]),
+            currency=str(payment["currency"]),
+            charge_id=str(payment["telegram_payment_charge_id"]),
+            **base,
+        )
+    if isinstance(contact := message.get("contact"), Mapping):
+        return Inbound(
+            kind=InboundKind.CONTACT,
+            phone_number=str(contact["phone_number"]),
+            contact_user_id=_int_or_none(contact.get("user_id")),
+            **base,
+        )
+    if isinstance(location := message.get("location"), Mapping):
+        return Inbound(
+            kind=InboundKind.LOCATION,
+            latitude=float(location["latitude"]),
+            longitude=float(location["longitude"]),
+            **base,
+        )
+    text = message.get("text")
+    if not isinstance(text, str):
+        return Inbound(kind=InboundKind.UNSUPPORTED, **base)
+    command, args = _split_command(text, bot_username)
+    if command is not None:
+        return Inbound(kind=InboundKind.COMMAND, text=text, command=command, args=args, **base)
+    return Inbound(kind=InboundKind.TEXT, text=text, **base)
+
+
+def _split_command(text: str, bot_username: str | None) -> tuple[str | None, str]:
+    """Split '/cmd@bot args' into ('cmd', 'args'); commands addressed to another bot are text."""
+    if not text.startswith("/") or len(text) < 2:
+        return None, ""
+    head, _, rest = text.partition(" ")
+    name, _, addressee = head[1:].partition("@")
+    if addressee and bot_username and addressee.lower() != bot_username.lower():
+        return None, ""
+    if not name or not all(ch.isalnum() or ch == "_" for ch in name):
+        return None, ""
+    return name.lower(), rest.strip()
+
+
+def _user(raw: Any) -> User:
+    return User(
+        id=int(raw["id"]),
+        first_name=str(raw.get("first_name") or ""),
+        last_name=raw.get("last_name"),
+        username=raw.get("username"),
+        language_code=raw.get("language_code"),
+        is_bot=bool(raw.get("is_bot", False)),
+    )
+
+
+def _chat(raw: Any) -> Chat:
+    return Chat(id=int(raw["id"]), type=str(raw.get("type", "private")), title=raw.get("title"))
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
