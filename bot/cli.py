@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = commands.add_parser(
-        "demo", help="offline demo: fake Bot API + real bot + scripted customers, prints a transcript"
+        "demo",
+        help="offline demo: fake Bot API + real bot + scripted customers, prints a transcript",
     )
     demo.add_argument("--db", metavar="PATH", help="SQLite file to use (default: a temporary file)")
     demo.add_argument(

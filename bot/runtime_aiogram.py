@@ -68,7 +68,9 @@ class AiogramTransport:
         try:
             request = method_class.model_validate(params)
         except ValidationError as exc:
-            raise BadRequest(f"invalid parameters for {method}: {exc.error_count()} errors") from exc
+            raise BadRequest(
+                f"invalid parameters for {method}: {exc.error_count()} errors"
+            ) from exc
         try:
             result = await self.bot(request)
         except TelegramRetryAfter as exc:

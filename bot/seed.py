@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import models
 
-_EVERY_DAY = {day: [["07:30", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+_EVERY_DAY = {
+    day: [["07:30", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
 
 DEMO_STORES = (
     {

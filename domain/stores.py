@@ -52,21 +52,20 @@ def store_deep_link_payload(store_code: str, table: str | None = None) -> str:
 
 
 def deep_link_candidates(payload: str) -> list[DeepLink]:
-    """Readings of a /start payload, most specific first; the caller keeps the first known store.
+    """Readings of a /start payload in priority order; the caller keeps the first known store.
 
     A store code may itself contain 't', so 'scafet12' could be store 'cafet12' or store 'cafe' at
-    table 12; both readings are returned and the store table decides.
+    table 12. The whole payload as a store code comes first (so a plain store link always means
+    that store), then table readings from the last 't' backwards.
     """
     if not payload.startswith("s") or len(payload) > 64:
         return []
     body = payload[1:]
-    readings: list[DeepLink] = []
+    readings: list[DeepLink] = [DeepLink(body)] if is_valid_store_code(body) else []
     cut = body.rfind("t")
     while cut > 0:
         code, table = body[:cut], body[cut + 1 :]
         if is_valid_store_code(code) and _TABLE_RE.match(table):
             readings.append(DeepLink(code, table))
         cut = body.rfind("t", 0, cut)
-    if is_valid_store_code(body):
-        readings.append(DeepLink(body))
     return readings

@@ -186,7 +186,9 @@ class ConversationCore:
             else:
                 customer.selected_store_id = store.id
                 await turn.uow.customers.save(customer, turn.now)
-                lines.append(turn.t("start.store_selected", store=store.name, address=store.address))
+                lines.append(
+                    turn.t("start.store_selected", store=store.name, address=store.address)
+                )
                 if table is not None:
                     await turn.uow.conversations.set(
                         turn.chat_id,
@@ -199,7 +201,9 @@ class ConversationCore:
         elif customer.selected_store_id is not None:
             store = await turn.uow.stores.get(customer.selected_store_id)
             if store is not None:
-                lines.append(turn.t("start.store_selected", store=store.name, address=store.address))
+                lines.append(
+                    turn.t("start.store_selected", store=store.name, address=store.address)
+                )
         lines.append(turn.t("start.hint"))
         turn.say("\n\n".join(lines))
 

@@ -85,7 +85,9 @@ def edit_message_text(
     return OutboundCall("editMessageText", params, chat_id)
 
 
-def answer_callback(callback_id: str, text: str | None = None, *, alert: bool = False) -> OutboundCall:
+def answer_callback(
+    callback_id: str, text: str | None = None, *, alert: bool = False
+) -> OutboundCall:
     """Answer a button press; unthrottled so the spinner stops at once."""
     params: dict[str, Any] = {"callback_query_id": callback_id}
     if text:

@@ -13,7 +13,9 @@ def next_update_id() -> int:
     return next(_ids)
 
 
-def user(user_id: int, first_name: str = "Alice", language_code: str | None = "en") -> dict[str, Any]:
+def user(
+    user_id: int, first_name: str = "Alice", language_code: str | None = "en"
+) -> dict[str, Any]:
     """A Telegram User object."""
     data: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
     if language_code is not None:

@@ -102,9 +102,7 @@ class StoreProduct(Base):
     """Per-store availability and stock; a NULL stock means not tracked (made to order)."""
 
     __tablename__ = "store_products"
-    __table_args__ = (
-        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
-    )
+    __table_args__ = (CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),)
 
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
