@@ -1,4 +1,4 @@
-"""The framework-free conversation core: routes one inbound update to a use case, returns replies."""
+"""The framework-free conversation core: routes each inbound update to a use case."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ def test_every_key_exists_in_every_catalog() -> None:
 
     missing = {locale: sorted(all_keys - set(catalogs[locale])) for locale in LOCALES}
 
-    assert missing == dict.fromkeys(LOCALES, []), f"keys missing from catalogs: {missing}"
+    assert missing == {locale: [] for locale in LOCALES}, f"keys missing from catalogs: {missing}"
 
 
 def test_translations_use_the_same_placeholders_as_english() -> None:
