@@ -59,7 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         from bot.logs import configure_logging
 
-        configure_logging(settings.log_level, settings.log_format)
+        level = settings.log_level
+        if args.command == "demo" and "log_level" not in settings.model_fields_set:
+            # The transcript is the demo's output; routine INFO lines would bury it.
+            level = "WARNING"
+        configure_logging(level, settings.log_format)
         handler = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}[args.command]
         return handler(settings, args)
     except (SettingsError, CliError) as exc:

@@ -15,7 +15,17 @@ _STANDARD_ATTRS = frozenset(
 )
 # Field names whose values are personal data (ARCHITECTURE habit 10).
 SENSITIVE_FIELDS = frozenset(
-    {"phone", "phone_number", "first_name", "last_name", "name", "username", "comment", "text"}
+    {
+        "phone",
+        "phone_number",
+        "first_name",
+        "last_name",
+        "full_name",
+        "customer_name",
+        "username",
+        "comment",
+        "text",
+    }
 )
 _PHONE_RE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
@@ -27,7 +37,7 @@ class RedactingFilter(logging.Filter):
         """Redact in place; never drops a record."""
         if record.levelno < logging.INFO:
             return True
-        for key in SENSITIVE_FIELDS & vars(record).keys():
+        for key in (SENSITIVE_FIELDS & vars(record).keys()) - _STANDARD_ATTRS:
             setattr(record, key, "[redacted]")
         if isinstance(record.msg, str):
             record.msg = _PHONE_RE.sub("[redacted]", record.msg)
