@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ TOKEN = "123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
-        if name.startswith("O2O_"):
+        if name.startswith("O2O_") and not name.startswith("O2O_TEST_"):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
 
@@ -126,7 +127,7 @@ def test_every_command_has_help(command: list[str], capsys: pytest.CaptureFixtur
     assert "usage: o2o" in capsys.readouterr().out
 
 
-def test_migrate_upgrades_the_configured_sqlite_database(
+def test_migrate_creates_a_sqlite_file_in_a_new_directory(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database = tmp_path / "data" / "shop.sqlite3"
@@ -136,3 +137,15 @@ def test_migrate_upgrades_the_configured_sqlite_database(
 
     assert database.exists()
     assert "database at revision 0001_initial" in capsys.readouterr().out
+
+
+async def test_migrate_upgrades_the_configured_database_on_each_backend(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("O2O_DATABASE_URL", database_url)
+
+    first = await asyncio.to_thread(main, ["migrate"])
+    again = await asyncio.to_thread(main, ["migrate"])
+
+    assert (first, again) == (0, 0), "migrate is idempotent"
+    assert capsys.readouterr().out.count("database at revision 0001_initial") == 2
