@@ -20,16 +20,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.db.engine import create_engine, create_sessionmaker  # noqa: E402
-from bot.db.migrate import upgrade_async  # noqa: E402
-from bot.db.uow import SqlUnitOfWork  # noqa: E402
-from bot.pipeline import UpdatePipeline  # noqa: E402
-from bot.seed import seed_demo_data  # noqa: E402
-from domain.clock import SystemClock  # noqa: E402
-from handlers.callbacks import CallbackCodec  # noqa: E402
-from handlers.core import ConversationCore, CoreConfig  # noqa: E402
-from handlers.i18n import Translator  # noqa: E402
-from tests.updates import message_update  # noqa: E402
+from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.migrate import upgrade_async
+from bot.db.uow import SqlUnitOfWork
+from bot.pipeline import UpdatePipeline
+from bot.seed import seed_demo_data
+from domain.clock import SystemClock
+from handlers.callbacks import CallbackCodec
+from handlers.core import ConversationCore, CoreConfig
+from handlers.i18n import Translator
+from tests.updates import message_update
 
 
 async def main(updates: int) -> None:
@@ -63,7 +63,10 @@ async def main(updates: int) -> None:
         measured = updates / (time.perf_counter() - started)
         await engine.dispose()
 
-    print(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, "
+        f"Python {platform.python_version()}"
+    )
     print(f"baseline (inbox insert + commit): {baseline:8.0f} updates/s")
     print(f"pipeline (inbox + core + outbox): {measured:8.0f} updates/s")
     print(f"ratio pipeline / baseline:        {measured / baseline:8.2f}")

@@ -21,7 +21,7 @@ from bot.seed import seed_demo_data
 from bot.settings import Settings
 from domain.clock import SystemClock
 
-DEMO_TOKEN = "123456:DEMO-offline-token-not-for-telegram"
+DEMO_TOKEN = "123456:DEMO-offline-token-not-for-telegram"  # noqa: S105  # only the fake sees it
 STEP_TIMEOUT = 10.0
 
 
@@ -107,7 +107,9 @@ async def play(control: ControlClient, steps: Sequence[Step]) -> None:
                     "wait_for_calls", method="editMessageText", count=edited, timeout=STEP_TIMEOUT
                 )
         except RuntimeError as exc:
-            raise StepFailed(f"step {number} ({step.text or step.press!r}) got no reply: {exc}")
+            raise StepFailed(
+                f"step {number} ({step.text or step.press!r}) got no reply: {exc}"
+            ) from None
     await control("wait_idle", quiet=0.3, timeout=STEP_TIMEOUT)
 
 

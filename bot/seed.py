@@ -1,4 +1,4 @@
-"""Demo data: two stores with opening hours and a small catalog, for `o2o demo` and trying things."""
+"""Demo data: two stores with opening hours and a small catalog, for `o2o demo` and trials."""
 
 from __future__ import annotations
 

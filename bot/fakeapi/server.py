@@ -1166,7 +1166,7 @@ class FakeBotApi:
         self,
         chat_id: int,
         count: int,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[Json]:
         """Wait until at least ``count`` bot messages were sent to the chat; return messages()."""
         if await self._wait_until(lambda: self._sent_count[chat_id] >= count, timeout):
@@ -1190,7 +1190,7 @@ class FakeBotApi:
         self,
         method: str,
         count: int,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
         chat_id: int | None = None,
     ) -> list[RecordedCall]:
         """Wait until ``count`` finished calls of ``method`` (optionally to a chat) arrived."""
@@ -1217,7 +1217,7 @@ class FakeBotApi:
     async def wait_idle(
         self,
         quiet: float = 0.2,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> None:
         """Return once no Bot API call (other than getUpdates) arrived for ``quiet`` seconds.
 

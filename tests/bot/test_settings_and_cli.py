@@ -106,9 +106,9 @@ def test_the_cli_reports_a_bad_variable_in_one_line_with_exit_code_2(tmp_path: P
     )
 
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
-        result.stderr.strip()
-    ], "exactly one line, no traceback"
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()], (
+        "exactly one line, no traceback"
+    )
     assert result.stderr.startswith("o2o: error: O2O_ADMIN_IDS:")
 
 

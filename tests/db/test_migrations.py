@@ -197,7 +197,8 @@ async def test_utc_datetime_round_trip(
         )
     assert got is not None
     assert got == sent
-    assert got.tzinfo is not None and got.utcoffset() == timedelta(0)
+    assert got.tzinfo is not None
+    assert got.utcoffset() == timedelta(0)
     assert got == datetime(2024, 3, 10, 18, 15, 1, 123456, tzinfo=UTC)
 
     # Comparisons in SQL work on the stored UTC value.

@@ -1,4 +1,4 @@
-"""Repositories and the unit of work on real databases (SQLite files; PostgreSQL when configured)."""
+"""Repositories and the unit of work on real databases (SQLite files, PostgreSQL if configured)."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ async def test_stores_are_found_by_code_and_id_and_listed_by_name(
     async with sessionmaker() as session:
         stores = SqlUnitOfWork(session).stores
         central = await stores.get_by_code("central")
-        assert central is not None and central.id is not None
+        assert central is not None
+        assert central.id is not None
         by_id = await stores.get(central.id)
         names = [store.name for store in await stores.list_all()]
         missing = await stores.get_by_code("nope")

@@ -10,7 +10,9 @@ from bot.fakeapi.server import FakeBotApi
 from tests.e2e.conftest import ALICE, BOB, WEBHOOK_SECRET, RunningBot, eventually
 
 
-async def test_start_over_long_polling_is_answered(fake: FakeBotApi, running_bot: RunningBot) -> None:
+async def test_start_over_long_polling_is_answered(
+    fake: FakeBotApi, running_bot: RunningBot
+) -> None:
     async with running_bot():
         fake.send_text(ALICE, "/start")
         messages = await fake.wait_for_messages(ALICE, 1)
@@ -69,7 +71,9 @@ async def test_command_menus_are_registered_per_scope_and_language(
     assert [c["command"] for c in groups] == ["help"]
 
 
-async def test_start_over_the_webhook_is_answered(fake: FakeBotApi, running_bot: RunningBot) -> None:
+async def test_start_over_the_webhook_is_answered(
+    fake: FakeBotApi, running_bot: RunningBot
+) -> None:
     async with running_bot(webhook=True):
         fake.send_text(ALICE, "/start")
         messages = await fake.wait_for_messages(ALICE, 1)
