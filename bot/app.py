@@ -15,7 +15,13 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.pipeline import UpdatePipeline
 from bot.sender import OutboxSender, SendLimits
 from bot.settings import Settings
-from bot.transport import BotApiTransport, RetryAfter, TransientError, TransportError
+from bot.transport import (
+    BotApiTransport,
+    RetryAfter,
+    TransientError,
+    TransportError,
+    Unauthorized,
+)
 from bot.webhook import make_webhook_app, webhook_path
 from domain.clock import Clock, SystemClock
 from handlers.callbacks import CallbackCodec
@@ -90,7 +96,12 @@ class BotApp:
 
     async def start(self) -> None:
         """Identify the bot, register its command menus and start the outbox sender."""
-        me = await self._call_with_retry("getMe", {})
+        try:
+            me = await self._call_with_retry("getMe", {})
+        except Unauthorized:
+            raise ValueError(
+                f"O2O_BOT_TOKEN: refused by the Bot API at {self.settings.telegram_api_url}"
+            ) from None
         self.bot_username = str(me.get("username", ""))
         core = ConversationCore(
             CoreConfig(
@@ -194,6 +205,8 @@ class BotApp:
                 return await self.runtime.transport.call(method, params)
             except RetryAfter as exc:
                 await asyncio.sleep(exc.retry_after)
+            except Unauthorized:
+                raise
             except TransientError as exc:
                 log.warning("Bot API unavailable", extra={"method": method, "error": str(exc)})
                 await asyncio.sleep(delay)

@@ -103,7 +103,10 @@ async def _run_async(settings: Settings, *, webhook: bool) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, app.request_stop)
     try:
-        await app.start()
+        try:
+            await app.start()
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
         await (app.run_webhook() if webhook else app.run_polling())
     finally:
         await app.close()

@@ -22,7 +22,7 @@ from aiogram.methods import GetUpdates
 from aiogram.methods.base import TelegramMethod
 from pydantic import BaseModel, ValidationError
 
-from bot.transport import BadRequest, Forbidden, RetryAfter, TransientError
+from bot.transport import BadRequest, Forbidden, RetryAfter, TransientError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ class AiogramTransport:
         except TelegramForbiddenError as exc:
             raise Forbidden(exc.message) from exc
         except TelegramUnauthorizedError as exc:
-            # A revoked token is the operator's to fix; keep the call pending until then.
+            # A revoked token is the operator's to fix; queued calls stay pending until then.
             log.error("bot token refused by the Bot API", extra={"method": method})
-            raise TransientError(exc.message) from exc
+            raise Unauthorized(exc.message) from exc
         except (TelegramServerError, TelegramNetworkError) as exc:
             raise TransientError(exc.message) from exc
         except TelegramAPIError as exc:

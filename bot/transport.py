@@ -29,6 +29,10 @@ class TransientError(TransportError):
     """5xx, timeouts and network failures: worth retrying with back-off."""
 
 
+class Unauthorized(TransientError):
+    """401: the token was refused; transient for queued calls (the operator may fix it)."""
+
+
 class BotApiTransport(Protocol):
     """Makes one Bot API call; returns the decoded `result`, raises a TransportError subclass."""
 

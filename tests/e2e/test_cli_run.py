@@ -80,3 +80,17 @@ async def test_o2o_run_webhook_registers_and_answers_start(
 
     assert messages[0]["text"].startswith("Hi Alice!")
     assert code == 0, stderr
+
+
+async def test_a_token_the_server_refuses_is_reported_in_one_line(
+    fake: FakeBotApi, tmp_path: Path
+) -> None:
+    env = _env(fake, tmp_path, O2O_BOT_TOKEN="999999:WRONG-token-the-fake-does-not-know")
+    process = await _run_cli(env, tmp_path)
+
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+
+    assert process.returncode == 2
+    last = stderr.decode().strip().splitlines()[-1]
+    assert last.startswith("o2o: error: O2O_BOT_TOKEN: refused by the Bot API at http://127.0.0.1:")
+    assert "Traceback" not in stderr.decode()
