@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from bot.admin.cli import AdminError, register_admin_commands, run_admin_command
 from bot.settings import Settings, SettingsError, load_settings
 
 EXIT_USAGE = 2
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("seed", help="add the demo stores and catalog to an empty database")
+    register_admin_commands(commands)
     return parser
 
 
@@ -64,9 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The transcript is the demo's output; routine INFO lines would bury it.
             level = "WARNING"
         configure_logging(level, settings.log_format)
-        handler = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}[args.command]
+        handlers = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}
+        handler = handlers.get(args.command, run_admin_command)
         return handler(settings, args)
-    except (SettingsError, CliError) as exc:
+    except (SettingsError, CliError, AdminError) as exc:
         print(f"o2o: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -10,6 +10,80 @@ STORE_CODE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 _TABLE_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 
+FULFILMENT_TYPES: tuple[str, ...] = ("pickup", "delivery", "dine_in")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    """Per-store operating rules, kept as JSON in stores.settings and validated here."""
+
+    fulfilment: tuple[str, ...] = ("pickup", "dine_in")
+    prep_minutes: int = 15  # ASAP pickup promise before staff give an ETA
+    slot_minutes: int = 15  # pickup slot length
+    slot_capacity: int = 10  # orders per pickup slot
+    max_line_quantity: int = 20
+    delivery_radius_km: float = 3.0
+    delivery_fee_minor: int = 0
+    delivery_min_order_minor: int = 0
+    reservations: bool = True
+    reservation_slot_minutes: int = 30
+    reservation_duration_minutes: int = 90
+    reservation_reminder_minutes: int = 60
+    reservation_cancel_cutoff_minutes: int = 120
+    reservation_days_ahead: int = 14
+    service_capacity: int = 1  # appointments served in parallel
+
+    def __post_init__(self) -> None:
+        unknown = set(self.fulfilment) - set(FULFILMENT_TYPES)
+        if unknown or not self.fulfilment:
+            raise ValueError(f"fulfilment must be a non-empty subset of {FULFILMENT_TYPES}")
+        for name in (
+            "prep_minutes",
+            "slot_minutes",
+            "slot_capacity",
+            "max_line_quantity",
+            "reservation_slot_minutes",
+            "reservation_duration_minutes",
+            "reservation_days_ahead",
+            "service_capacity",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer")
+        for name in (
+            "delivery_fee_minor",
+            "delivery_min_order_minor",
+            "reservation_reminder_minutes",
+            "reservation_cancel_cutoff_minutes",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer")
+        if not 0 < self.delivery_radius_km <= 100:
+            raise ValueError("delivery_radius_km must be in (0, 100]")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object] | None) -> StoreSettings:
+        """Build from the stored JSON; unknown keys are refused so typos surface."""
+        data = dict(data or {})
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown store settings: {', '.join(sorted(unknown))}")
+        if "fulfilment" in data:
+            value = data["fulfilment"]
+            if not isinstance(value, list | tuple):
+                raise ValueError("fulfilment must be a list")
+            data["fulfilment"] = tuple(str(item) for item in value)
+        return cls(**data)  # type: ignore[arg-type]  # values are checked in __post_init__
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON stored in stores.settings."""
+        data: dict[str, object] = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["fulfilment"] = list(self.fulfilment)
+        return data
+
+
 @dataclass(slots=True)
 class Store:
     """A physical shop."""
@@ -24,6 +98,7 @@ class Store:
     currency: str = "USD"
     staff_chat_id: int | None = None
     paused: bool = False
+    settings: StoreSettings = field(default_factory=StoreSettings)
     id: int | None = None
 
 

@@ -111,6 +111,41 @@ class StoreProduct(Base):
     price_override_minor: Mapped[int | None] = mapped_column(Integer)
 
 
+class StoreTable(Base):
+    """A table in a store: dine-in orders name it, table bookings reserve it."""
+
+    __tablename__ = "store_tables"
+    __table_args__ = (
+        UniqueConstraint("store_id", "label"),
+        CheckConstraint("capacity > 0", name="capacity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(String(8))
+    capacity: Mapped[int] = mapped_column(Integer, default=4)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Service(Base):
+    """A bookable service (haircut, repair check-in) with a duration."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        UniqueConstraint("store_id", "code"),
+        CheckConstraint("duration_minutes > 0", name="duration_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    price_minor: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class Customer(Base):
     """A Telegram user who talks to the bot in a private chat."""
 
@@ -239,6 +274,9 @@ class Reservation(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # table | service
     resource: Mapped[str | None] = mapped_column(String(100))  # table label or service name
+    table_id: Mapped[int | None] = mapped_column(ForeignKey("store_tables.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    reminder_sent_at: Mapped[datetime | None]
     party_size: Mapped[int] = mapped_column(Integer, default=1)
     starts_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=60)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import models
 from domain.conversation import ConversationState
 from domain.customers import Customer
-from domain.stores import Store
+from domain.stores import Store, StoreSettings
 
 
 def customer_from_row(row: models.Customer) -> Customer:
@@ -47,6 +47,7 @@ def store_from_row(row: models.Store) -> Store:
         currency=row.currency,
         staff_chat_id=row.staff_chat_id,
         paused=row.paused,
+        settings=StoreSettings.from_json(row.settings),
     )
 
 
