@@ -2,13 +2,56 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.cart import Cart
+from domain.catalog import CatalogItem, Category
+from domain.checkout import NewOrder
 from domain.conversation import ConversationState
 from domain.customers import Customer
+from domain.money import Money
+from domain.orders import Order, StatusChange
 from domain.stores import Store
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineView:
+    """An order line as placed."""
+
+    product_id: int | None
+    name: str
+    unit_price: Money
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as customers and staff see it (read model)."""
+
+    id: int
+    number: str
+    store_id: int
+    customer_id: int
+    status: str
+    fulfilment: str
+    total: Money
+    subtotal: Money
+    delivery_fee: Money
+    placed_at: datetime
+    lines: tuple[OrderLineView, ...] = ()
+    slot_start: datetime | None = None
+    table_label: str | None = None
+    delivery_address: str | None = None
+    contact_phone: str | None = None
+    comment: str | None = None
+    eta_minutes: int | None = None
+    ready_by: datetime | None = None
+    pickup_code: str | None = None
+    reject_reason: str | None = None
+    version: int = 0
 
 
 class CustomerRepository(Protocol):
@@ -40,6 +83,80 @@ class StoreRepository(Protocol):
 
     async def list_all(self) -> Sequence[Store]:
         """Every store, by name."""
+        ...
+
+    async def table_labels(self, store_id: int) -> Sequence[str]:
+        """Labels of the store's active tables."""
+        ...
+
+
+class CatalogRepository(Protocol):
+    """Products as sold at one store."""
+
+    async def categories(self, store_id: int) -> Sequence[Category]:
+        """Categories with at least one active product sold at the store, in order."""
+        ...
+
+    async def page(
+        self, store_id: int, category_id: int, offset: int, limit: int
+    ) -> tuple[Sequence[CatalogItem], int]:
+        """One page of a category's products at the store, and how many there are in all."""
+        ...
+
+    async def items(self, store_id: int, product_ids: Sequence[int]) -> Mapping[int, CatalogItem]:
+        """The given products as sold at the store; missing ones are not sold there (any more)."""
+        ...
+
+    async def search(self, store_id: int, query: str, limit: int) -> Sequence[CatalogItem]:
+        """Products at the store whose name (any language) or description matches `query`."""
+        ...
+
+
+class CartRepository(Protocol):
+    """One cart per customer."""
+
+    async def get(self, customer_id: int) -> Cart | None:
+        """The customer's cart, if they have one."""
+        ...
+
+    async def save(self, cart: Cart, now: datetime) -> Cart:
+        """Insert or update the cart and its lines; returns it with its id."""
+        ...
+
+
+class OrderRepository(Protocol):
+    """Orders: idempotent placement with stock reservation, reads, compare-and-set changes."""
+
+    async def find_by_key(self, idempotency_key: str) -> OrderView | None:
+        """The order placed under this key, if any."""
+        ...
+
+    async def place(self, new_order: NewOrder) -> OrderView:
+        """Insert the order and reserve its stock atomically; ItemsUnavailable if short."""
+        ...
+
+    async def slot_load(self, store_id: int, slots: Sequence[datetime]) -> Mapping[datetime, int]:
+        """How many open orders each pickup slot already holds."""
+        ...
+
+    async def recent(self, customer_id: int, limit: int) -> Sequence[OrderView]:
+        """A customer's latest orders, newest first."""
+        ...
+
+    async def get(self, order_id: int) -> OrderView | None:
+        """One order with its lines."""
+        ...
+
+    async def load(self, order_id: int) -> Order | None:
+        """The order as a domain entity, for a status change."""
+        ...
+
+    async def record_change(self, order: Order, change: StatusChange) -> bool:
+        """Write a status change if nobody else changed the order first (compare-and-set)."""
+        ...
+
+    async def release_stock(self, order_id: int) -> None:
+        """Return a cancelled or rejected order's reserved stock."""
         ...
 
 
@@ -78,4 +195,19 @@ class UnitOfWork(Protocol):
     @property
     def conversations(self) -> ConversationRepository:
         """Conversation states of this transaction."""
+        ...
+
+    @property
+    def catalog(self) -> CatalogRepository:
+        """The catalog of this transaction."""
+        ...
+
+    @property
+    def carts(self) -> CartRepository:
+        """Carts of this transaction."""
+        ...
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Orders of this transaction."""
         ...

@@ -5,7 +5,16 @@ from __future__ import annotations
 from handlers.i18n import LOCALES, Translator
 from handlers.outbound import OutboundCall
 
-PRIVATE_COMMANDS: tuple[str, ...] = ("start", "help", "language")
+PRIVATE_COMMANDS: tuple[str, ...] = (
+    "start",
+    "menu",
+    "cart",
+    "orders",
+    "stores",
+    "search",
+    "language",
+    "help",
+)
 GROUP_COMMANDS: tuple[str, ...] = ("help",)
 _SCOPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("all_private_chats", PRIVATE_COMMANDS),

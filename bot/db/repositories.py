@@ -124,6 +124,15 @@ class SqlStoreRepository:
         result = await self.session.execute(select(models.Store).order_by(models.Store.name))
         return [store_from_row(row) for row in result.scalars()]
 
+    async def table_labels(self, store_id: int) -> Sequence[str]:
+        """Labels of the store's active tables."""
+        result = await self.session.scalars(
+            select(models.StoreTable.label)
+            .where(models.StoreTable.store_id == store_id, models.StoreTable.active.is_(True))
+            .order_by(models.StoreTable.id)
+        )
+        return list(result)
+
 
 class SqlConversationRepository:
     """Conversation states in the `conversation_states` table."""

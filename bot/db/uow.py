@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
+from bot.db.commerce import SqlCartRepository, SqlCatalogRepository, SqlOrderRepository
 from bot.db.repositories import (
     SqlConversationRepository,
     SqlCustomerRepository,
@@ -25,6 +26,9 @@ class SqlUnitOfWork:
         self.customers = SqlCustomerRepository(session)
         self.stores = SqlStoreRepository(session)
         self.conversations = SqlConversationRepository(session)
+        self.catalog = SqlCatalogRepository(session)
+        self.carts = SqlCartRepository(session)
+        self.orders = SqlOrderRepository(session)
 
     async def record_update(
         self, update_id: int, kind: str, now: datetime, outcome: str = "handled"

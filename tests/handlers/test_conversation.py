@@ -57,10 +57,8 @@ async def test_a_table_deep_link_sets_dine_in_at_that_table(harness: Harness) ->
     assert "Central Café" in text
     assert "Table <b>12</b>" in text
     async with harness.sessionmaker() as session:
-        state = await session.get(models.ConversationState, (ALICE, ALICE))
-    assert state is not None
-    assert state.state == "dine_in"
-    assert state.data["table"] == "12"
+        cart = (await session.execute(select(models.Cart))).scalar_one()
+    assert (cart.fulfilment, cart.table_label) == ("dine_in", "12")
 
 
 async def test_an_unknown_deep_link_is_explained_and_selects_nothing(harness: Harness) -> None:
@@ -177,8 +175,7 @@ async def test_a_bug_in_a_use_case_apologises_and_does_not_block_the_queue(
     async def broken(_turn: object) -> None:
         raise RuntimeError("boom")
 
-    core = harness.pipeline.core
-    core._private_commands = {**core._private_commands, "help": broken}  # type: ignore[dict-item]
+    harness.pipeline.core.router.private_commands["help"] = broken
     update = message_update(ALICE, "/help")
 
     assert await harness.feed(update) is Outcome.FAILED
