@@ -296,6 +296,10 @@ def _parse_ranges(tokens: list[str], clause: str) -> list[list[str]]:
         return [["00:00", "24:00"]]
     ranges: list[list[str]] = []
     for token in tokens:
+        if token.isalpha():
+            raise ValueError(
+                f"unexpected {token!r} in {clause!r}: separate day groups with ';', {_SPEC_EXAMPLE}"
+            )
         start, dash, end = token.partition("-")
         if token in {"closed", "24h"} or not dash or not start or not end:
             raise ValueError(

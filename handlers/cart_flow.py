@@ -42,7 +42,12 @@ async def show_cart(turn: Turn, notice: str | None = None) -> None:
     if cart.is_empty:
         lines.append(turn.t("cart.empty"))
         keyboard = InlineKeyboard(
-            [[turn.button(turn.t("button.menu"), "menu"), turn.button(turn.t("button.back"), "home")]]
+            [
+                [
+                    turn.button(turn.t("button.menu"), "menu"),
+                    turn.button(turn.t("button.back"), "home"),
+                ]
+            ]
         )
         turn.show("\n".join(lines), keyboard)
         return

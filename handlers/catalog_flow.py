@@ -42,7 +42,8 @@ async def current_store(turn: Turn) -> Store | None:
 async def cart_at(turn: Turn, store: Store) -> Cart:
     """The customer's cart, at this store (an empty cart follows the customer's store choice)."""
     customer = turn.require_customer()
-    assert customer.id is not None and store.id is not None
+    assert customer.id is not None
+    assert store.id is not None
     cart = await turn.uow.carts.get(customer.id)
     if cart is None:
         return Cart(customer_id=customer.id, store_id=store.id)
@@ -71,9 +72,13 @@ async def show_categories(turn: Turn) -> None:
     if not categories:
         turn.show(turn.t("catalog.empty", store=store.name))
         return
-    buttons = [turn.button(category.title(turn.locale), "cat", category.id, 0) for category in categories]
+    buttons = [
+        turn.button(category.title(turn.locale), "cat", category.id, 0) for category in categories
+    ]
     rows = [buttons[index : index + 2] for index in range(0, len(buttons), 2)]
-    rows.append([turn.button(turn.t("button.cart"), "cart"), turn.button(turn.t("button.back"), "home")])
+    rows.append(
+        [turn.button(turn.t("button.cart"), "cart"), turn.button(turn.t("button.back"), "home")]
+    )
     await turn.set_state(BROWSING)
     turn.show(turn.t("catalog.categories", store=store.name), InlineKeyboard(rows))
 
@@ -98,7 +103,10 @@ async def category(turn: Turn, data: CallbackData) -> None:
     if page >= pages:
         page = pages - 1
         items, _ = await turn.uow.catalog.page(store.id, category_id, page * PAGE_SIZE, PAGE_SIZE)
-    rows = [[turn.button(_label(turn, item), "prod", item.product_id, category_id, page)] for item in items]
+    rows = [
+        [turn.button(_label(turn, item), "prod", item.product_id, category_id, page)]
+        for item in items
+    ]
     if pages > 1:
         nav: list[Button] = []
         if page > 0:
@@ -107,7 +115,12 @@ async def category(turn: Turn, data: CallbackData) -> None:
         if page < pages - 1:
             nav.append(turn.button("▶", "cat", category_id, page + 1))
         rows.append(nav)
-    rows.append([turn.button(turn.t("button.categories"), "menu"), turn.button(turn.t("button.cart"), "cart")])
+    rows.append(
+        [
+            turn.button(turn.t("button.categories"), "menu"),
+            turn.button(turn.t("button.cart"), "cart"),
+        ]
+    )
     await turn.set_state(BROWSING)
     turn.show(turn.t("catalog.page"), InlineKeyboard(rows))
 
@@ -264,5 +277,10 @@ async def search(turn: Turn, query: str) -> None:
         )
         return
     rows = [[turn.button(_label(turn, item), "prod", item.product_id, 0, 0)] for item in items]
-    rows.append([turn.button(turn.t("button.categories"), "menu"), turn.button(turn.t("button.cart"), "cart")])
+    rows.append(
+        [
+            turn.button(turn.t("button.categories"), "menu"),
+            turn.button(turn.t("button.cart"), "cart"),
+        ]
+    )
     turn.say(turn.t("catalog.results", query=query, count=len(items)), InlineKeyboard(rows))

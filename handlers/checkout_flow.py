@@ -172,9 +172,7 @@ async def _choose_fulfilment(
                 fee=money(_fee(store)),
             ),
             {
-                "keyboard": [
-                    [{"text": turn.t("button.share_location"), "request_location": True}]
-                ],
+                "keyboard": [[{"text": turn.t("button.share_location"), "request_location": True}]],
                 "resize_keyboard": True,
                 "one_time_keyboard": True,
             },
@@ -203,9 +201,7 @@ async def _available_slots(turn: Turn, store: Store) -> list[datetime]:
         limit=SLOTS_SHOWN * 2,
     )
     load = await turn.uow.orders.slot_load(store.id, candidates)
-    return [slot for slot in candidates if load.get(slot, 0) < settings.slot_capacity][
-        :SLOTS_SHOWN
-    ]
+    return [slot for slot in candidates if load.get(slot, 0) < settings.slot_capacity][:SLOTS_SHOWN]
 
 
 async def _ask_slot(turn: Turn, store: Store, state: dict[str, Any]) -> None:
@@ -291,7 +287,8 @@ async def typed(turn: Turn) -> None:
 
 async def _delivery_location(turn: Turn, store: Store, state: dict[str, Any]) -> None:
     latitude, longitude = turn.inbound.latitude, turn.inbound.longitude
-    assert latitude is not None and longitude is not None
+    assert latitude is not None
+    assert longitude is not None
     if store.latitude is not None and store.longitude is not None:
         km = haversine_km(store.latitude, store.longitude, latitude, longitude)
         if km > store.settings.delivery_radius_km:
@@ -467,4 +464,3 @@ async def cancel(turn: Turn, _data: CallbackData) -> None:
     await turn.clear_state()
     turn.toast(turn.t("checkout.cancelled"))
     await cart_flow.show_cart(turn)
-

@@ -131,4 +131,3 @@ class ConversationCore:
         except StaleButton:
             log.info("stale button pressed", extra={"action": data.action})
             turn.toast(turn.t("error.stale_button"))
-

@@ -127,7 +127,9 @@ async def cancel_order(turn: Turn, data: CallbackData) -> None:
     try:
         change = order.cancel(turn.now, f"customer:{customer.id}", "cancelled by customer")
     except InvalidTransition:
-        turn.toast(turn.t("orders.cannot_cancel", status=turn.t(f"status.{view.status}")), alert=True)
+        turn.toast(
+            turn.t("orders.cannot_cancel", status=turn.t(f"status.{view.status}")), alert=True
+        )
         await show_order(turn, view)
         return
     if not await turn.uow.orders.record_change(order, change):

@@ -95,7 +95,8 @@ def _location_keyboard(turn: Turn) -> dict[str, object]:
 async def nearest_stores(turn: Turn) -> None:
     """A shared location outside checkout: the nearest stores that take orders, with distance."""
     latitude, longitude = turn.inbound.latitude, turn.inbound.longitude
-    assert latitude is not None and longitude is not None
+    assert latitude is not None
+    assert longitude is not None
     stores = await turn.uow.stores.list_all()
     ranked = nearest(
         ((store, store.latitude, store.longitude) for store in stores),
@@ -118,8 +119,7 @@ async def nearest_stores(turn: Turn) -> None:
         await show_store_list(turn)
         return
     rows = [
-        [turn.button(f"{store.name} · {km:.1f} km", "store", store.id)]
-        for store, km in open_nearby
+        [turn.button(f"{store.name} · {km:.1f} km", "store", store.id)] for store, km in open_nearby
     ]
     turn.say(turn.t("store.nearest_found"), removal)
     turn.say(turn.t("store.nearest"), InlineKeyboard(rows))
@@ -152,7 +152,8 @@ async def select_store(
 ) -> None:
     """Make `store` the customer's store; a cart at another store is only emptied on consent."""
     customer = turn.require_customer()
-    assert customer.id is not None and store.id is not None
+    assert customer.id is not None
+    assert store.id is not None
     cart = await turn.uow.carts.get(customer.id)
     if cart is not None and cart.store_id != store.id and not cart.is_empty and not confirmed:
         old = await turn.uow.stores.get(cart.store_id)
@@ -193,4 +194,3 @@ async def select_store(
     parts.append(turn.t("store.what_next"))
     turn.toast()
     turn.show("\n\n".join(parts), main_menu(turn, store, cart))
-

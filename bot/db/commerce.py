@@ -71,7 +71,7 @@ class SqlCatalogRepository:
         rows = await self.session.execute(
             query.order_by(models.Product.name, models.Product.id).offset(offset).limit(limit)
         )
-        return [_item(product, link) for product, link in rows.tuples()], int(total or 0)
+        return [_item(product, link) for product, link in rows], int(total or 0)
 
     async def items(self, store_id: int, product_ids: Sequence[int]) -> Mapping[int, CatalogItem]:
         """The given products as sold at the store; missing ones are not sold there (any more)."""
@@ -80,7 +80,7 @@ class SqlCatalogRepository:
         rows = await self.session.execute(
             self._base(store_id).where(models.Product.id.in_(list(product_ids)))
         )
-        return {product.id: _item(product, link) for product, link in rows.tuples()}
+        return {product.id: _item(product, link) for product, link in rows}
 
     async def search(self, store_id: int, query: str, limit: int) -> Sequence[CatalogItem]:
         """Products at the store whose name (any language) or description matches `query`."""
@@ -93,7 +93,7 @@ class SqlCatalogRepository:
         # Catalogs of a shop are small (tens to hundreds of items); matching in Python keeps
         # translated names (JSON) searchable the same way on SQLite and PostgreSQL.
         found = []
-        for product, link in rows.tuples():
+        for product, link in rows:
             haystack = " ".join(
                 [product.name, product.description, product.sku, *map(str, product.names.values())]
             ).lower()
@@ -282,7 +282,7 @@ class SqlOrderRepository:
             .group_by(models.Order.slot_start)
         )
         load = {slot: 0 for slot in slots}
-        for slot, count in rows.tuples():
+        for slot, count in rows:
             if slot is not None:
                 load[slot] = int(count)
         return load
