@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.engine import create_engine, create_sessionmaker
+from bot.jobs import JobRunner
 from bot.pipeline import UpdatePipeline
 from bot.sender import OutboxSender, SendLimits
 from bot.settings import Settings
@@ -65,7 +66,13 @@ def create_runtime(settings: Settings) -> Runtime:
         return AiogramRuntime(
             token, settings.telegram_api_url, polling_timeout=settings.polling_timeout
         )
-    raise ValueError(f"O2O_RUNTIME={settings.runtime} is not available in this version")
+    if settings.runtime == "ptb":
+        from bot.runtime_ptb import PtbRuntime
+
+        return PtbRuntime(
+            token, settings.telegram_api_url, polling_timeout=settings.polling_timeout
+        )
+    raise ValueError(f"O2O_RUNTIME={settings.runtime}: expected aiogram or ptb")
 
 
 class BotApp:
@@ -86,13 +93,20 @@ class BotApp:
         self.engine: AsyncEngine = create_engine(settings.database_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
         self.translator = Translator.default(settings.default_locale)
+        provider = settings.payment_provider_token
         self.sender = OutboxSender(
-            self.sessionmaker, self.runtime.transport, clock=self.clock, limits=self.send_limits
+            self.sessionmaker,
+            self.runtime.transport,
+            clock=self.clock,
+            limits=self.send_limits,
+            invoice_provider_token=provider.get_secret_value() if provider else None,
         )
+        self.jobs = JobRunner(self.sessionmaker, self.clock, self.sender.wake, self.translator)
         self.pipeline: UpdatePipeline | None = None
         self.bot_username = ""
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
+        self._jobs_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Identify the bot, register its command menus and start the outbox sender."""
@@ -108,6 +122,7 @@ class BotApp:
                 bot_username=self.bot_username,
                 default_locale=self.settings.default_locale,
                 admin_ids=frozenset(self.settings.admin_ids),
+                payments=self.settings.payment_provider_token is not None,
             ),
             self.translator,
             CallbackCodec(self.settings.callback_key()),
@@ -119,6 +134,7 @@ class BotApp:
             except TransportError as exc:
                 log.warning("setMyCommands failed", extra={"error": str(exc)})
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
+        self._jobs_task = asyncio.create_task(self.jobs.run(), name="due-jobs")
         log.info("bot started", extra={"runtime": self.runtime.name, "bot": self.bot_username})
 
     def request_stop(self) -> None:
@@ -186,6 +202,9 @@ class BotApp:
     async def close(self) -> None:
         """Stop the sender (finishing in-flight calls), close HTTP and the database."""
         self._stop.set()
+        if self._jobs_task is not None:
+            await self.jobs.stop()
+            await self._jobs_task
         if self._sender_task is not None:
             await self.sender.stop()
             with contextlib.suppress(asyncio.CancelledError):

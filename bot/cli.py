@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--db", metavar="PATH", help="SQLite file to use (default: a temporary file)")
     demo.add_argument(
-        "--runtime", choices=["aiogram"], default="aiogram", help="bot framework to run on"
+        "--runtime", choices=["aiogram", "ptb"], default="aiogram", help="bot framework to run on"
     )
 
     commands.add_parser("seed", help="add the demo stores and catalog to an empty database")

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,17 @@ from pydantic import SecretStr
 from bot.app import BotApp
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
-from bot.fakeapi.server import FakeBotApi
+from bot.fakeapi.server import FakeBotApi, format_transcript
 from bot.seed import seed_demo_data
+from bot.sender import SendLimits
 from bot.settings import Settings
-from domain.clock import SystemClock
+from domain.clock import RunningClock
 
 DEMO_TOKEN = "123456:DEMO-offline-token-not-for-telegram"  # noqa: S105  # only the fake sees it
-STEP_TIMEOUT = 10.0
+STEP_TIMEOUT = 15.0
+# Monday 2026-05-04, 10:30 in Shanghai: Central Café is open, Riverside opens on Tuesday.
+DEMO_START = datetime(2026, 5, 4, 2, 30, tzinfo=UTC)
+NEAR_CENTRAL = (31.2330, 121.4760)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,29 +41,77 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One scripted action and the bot output it must cause in the actor's chat."""
+    """One scripted action: type text, press a button (by label), share a contact or location."""
 
-    who: Person
     text: str | None = None
-    press: str | None = None  # label of a button on the chat's latest message carrying it
-    sends: int = 1  # new messages expected
-    edits: int = 0  # message edits expected
+    press: str | None = None
+    contact: str | None = None
+    location: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        """The step as shown in an error message."""
+        return self.text or self.press or self.contact or str(self.location)
 
 
 ALICE = Person(1001, "Alice", "en")
 WANG = Person(1002, "Wang Fang", "zh-hans")
+BOB = Person(1003, "Bob", "en")
 
-SCENARIO: tuple[Step, ...] = (
-    Step(ALICE, text="/start"),
-    Step(ALICE, text="/help"),
-    Step(ALICE, text="/language"),
-    Step(ALICE, press="简体中文", sends=0, edits=1),
-    Step(ALICE, text="hello, anyone there?"),
-    Step(WANG, text="/start scentral"),
-    Step(WANG, text="/start scentralt12"),
-    Step(WANG, text="/start snowhere"),
-    Step(WANG, text="/frobnicate"),
-)
+SCENARIOS: dict[Person, tuple[Step, ...]] = {
+    # Basics, then a pickup order found by search.
+    ALICE: (
+        Step(text="/start"),
+        Step(text="/help"),
+        Step(text="/language"),
+        Step(press="简体中文"),
+        Step(text="hello, anyone there?"),
+        Step(text="/language"),
+        Step(press="English"),
+        Step(text="/start scentral"),
+        Step(text="/search croissant"),
+        Step(press="Croissant"),
+        Step(press="➕"),
+        Step(press="➕"),
+        Step(press="🛒"),
+        Step(press="Checkout"),
+        Step(press="Pickup"),
+        Step(press="As soon as possible"),
+        Step(text="+86 138 0013 8000"),
+        Step(press="Skip"),
+        Step(press="Place order"),
+        Step(text="/orders"),
+    ),
+    # Scan-to-order: the table QR code, the menu in Chinese, dine-in at that table.
+    WANG: (
+        Step(text="/start snowhere"),
+        Step(text="/start scentralt12"),
+        Step(press="菜单"),
+        Step(press="咖啡"),
+        Step(press="拿铁"),
+        Step(press="➕"),
+        Step(text="/cart"),
+        Step(press="去结算"),
+        Step(contact="+8613900139000"),
+        Step(text="少冰，谢谢"),
+        Step(press="提交订单"),
+    ),
+    # The nearest store from a shared location, then a delivery order.
+    BOB: (
+        Step(text="/stores"),
+        Step(location=NEAR_CENTRAL),
+        Step(press="Central Café"),
+        Step(text="/search latte"),
+        Step(press="Latte"),
+        Step(text="2"),
+        Step(press="🛒"),
+        Step(press="Checkout"),
+        Step(press="Delivery"),
+        Step(location=NEAR_CENTRAL),
+        Step(text="+1 415 555 0100"),
+        Step(text="Ring twice, please"),
+        Step(press="Place order"),
+    ),
+}
 
 
 class ControlClient:
@@ -79,38 +132,57 @@ class ControlClient:
 
 
 class StepFailed(Exception):
-    """A scripted step got no (or not the expected) reply."""
+    """A scripted step got no reply."""
 
 
-async def play(control: ControlClient, steps: Sequence[Step]) -> None:
-    """Run the steps one by one, waiting for each one's replies before the next."""
-    sent: dict[int, int] = {}
-    edited = 0
+async def _reactions(control: ControlClient, chat_id: int) -> int:
+    """How many Bot API calls the bot made into this chat."""
+    calls = await control("calls")
+    return sum(1 for call in calls if call.get("chat_id") == chat_id)
+
+
+async def play(
+    control: ControlClient, person: Person, steps: Sequence[Step], quiet: float = 1.2
+) -> None:
+    """Run one person's steps in order, each waiting for the bot's reaction before the next."""
+    chat_id = person.user_id
     for number, step in enumerate(steps, start=1):
-        chat_id = step.who.user_id
+        before = await _reactions(control, chat_id)
+        query_id: str | None = None
         if step.text is not None:
             await control("send_text", user_id=chat_id, text=step.text)
         elif step.press is not None:
             message_id, data = await _find_button(control, chat_id, step.press)
-            await control(
+            query_id = await control(
                 "press_button", user_id=chat_id, message_id=message_id, callback_data=data
             )
-        sent[chat_id] = sent.get(chat_id, 0) + step.sends
-        edited += step.edits
-        try:
-            if step.sends:
-                await control(
-                    "wait_for_messages", chat_id=chat_id, count=sent[chat_id], timeout=STEP_TIMEOUT
-                )
-            if step.edits:
-                await control(
-                    "wait_for_calls", method="editMessageText", count=edited, timeout=STEP_TIMEOUT
-                )
-        except RuntimeError as exc:
-            raise StepFailed(
-                f"step {number} ({step.text or step.press!r}) got no reply: {exc}"
-            ) from None
-    await control("wait_idle", quiet=0.3, timeout=STEP_TIMEOUT)
+        elif step.contact is not None:
+            await control("send_contact", user_id=chat_id, phone_number=step.contact)
+        elif step.location is not None:
+            latitude, longitude = step.location
+            await control("send_location", user_id=chat_id, latitude=latitude, longitude=longitude)
+        deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
+        # Every press is answered and every message gets a reply in its chat.
+        while not (
+            await control("callback_answers", callback_query_id=query_id)
+            if query_id is not None
+            else await _reactions(control, chat_id) > before
+        ):
+            if asyncio.get_running_loop().time() > deadline:
+                raise StepFailed(f"{person.name}, step {number} ({step.describe()!r}) got no reply")
+            await asyncio.sleep(0.05)
+        await _settle(control, chat_id, quiet)
+
+
+async def _settle(control: ControlClient, chat_id: int, quiet: float) -> None:
+    """Wait until this chat's replies stop arriving (other chats may still be busy)."""
+    last = await _reactions(control, chat_id)
+    quiet_since = asyncio.get_running_loop().time()
+    while asyncio.get_running_loop().time() - quiet_since < quiet:
+        await asyncio.sleep(0.1)
+        now = await _reactions(control, chat_id)
+        if now != last:
+            last, quiet_since = now, asyncio.get_running_loop().time()
 
 
 async def _find_button(control: ControlClient, chat_id: int, label: str) -> tuple[int, str]:
@@ -123,25 +195,55 @@ async def _find_button(control: ControlClient, chat_id: int, label: str) -> tupl
     raise StepFailed(f"no button labelled {label!r} in chat {chat_id}")
 
 
+def _in_step_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Within each step, show the bot's messages and edits before the answer to the press.
+
+    The answer is unthrottled and may overtake an edit on the wire; printing it last makes the
+    transcript the same from run to run.
+    """
+    ordered: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
+    for event in events:
+        if event.get("dir") == "in":
+            ordered += answers
+            answers = []
+            ordered.append(event)
+        elif event.get("kind") == "answer_callback":
+            answers.append(event)
+        else:
+            ordered.append(event)
+    return ordered + answers
+
+
 async def run_demo(
-    base: Settings, *, db_path: str | None = None, runtime: str = "aiogram", out: Any = None
+    base: Settings,
+    *,
+    db_path: str | None = None,
+    runtime: str = "aiogram",
+    out: Any = None,
+    realistic: bool = True,
 ) -> int:
-    """Start the fake Bot API and the real bot, play the scenario, print the transcript."""
+    """Start the fake Bot API and the real bot, play the scenarios, print the transcripts.
+
+    `realistic` keeps Telegram's rate limits on both sides (about a minute of pacing); tests
+    turn it off, which changes timing only, never the transcript.
+    """
     with tempfile.TemporaryDirectory(prefix="o2o-demo-") as scratch:
         path = Path(db_path) if db_path else Path(scratch) / "demo.sqlite3"
         database_url = f"sqlite+aiosqlite:///{path.resolve()}"
-        return await _run(base, database_url, runtime, out or sys.stdout)
+        return await _run(base, database_url, runtime, out or sys.stdout, realistic)
 
 
-async def _run(base: Settings, database_url: str, runtime: str, out: Any) -> int:
+async def _run(base: Settings, database_url: str, runtime: str, out: Any, realistic: bool) -> int:
     await upgrade_async(database_url)
+    clock = RunningClock(DEMO_START)
     engine = create_engine(database_url)
     try:
-        await seed_demo_data(create_sessionmaker(engine), SystemClock().now())
+        await seed_demo_data(create_sessionmaker(engine), clock.now())
     finally:
         await engine.dispose()
 
-    fake = FakeBotApi(token=DEMO_TOKEN)
+    fake = FakeBotApi(token=DEMO_TOKEN) if realistic else FakeBotApi(token=DEMO_TOKEN, limits=None)
     await fake.start()
     settings = base.model_copy(
         update={
@@ -151,14 +253,20 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any) -> int
             "runtime": runtime,
             "polling_timeout": 1,
             "webhook_url": None,
+            "payment_provider_token": None,
         }
     )
-    app = BotApp(settings)
+    unthrottled = SendLimits(
+        global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
+    )
+    app = BotApp(settings, clock=clock, send_limits=None if realistic else unthrottled)
+    quiet = 1.2 if realistic else 0.5
     polling: asyncio.Task[None] | None = None
+    failure: str | None = None
     try:
         async with aiohttp.ClientSession() as session:
             control = ControlClient(session, fake.base_url)
-            for person in (ALICE, WANG):
+            for person in SCENARIOS:
                 await control(
                     "add_user",
                     user_id=person.user_id,
@@ -167,23 +275,32 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any) -> int
                 )
             await app.start()
             polling = asyncio.create_task(app.run_polling())
-            try:
-                await play(control, SCENARIO)
-                failure = None
-            except StepFailed as exc:
-                failure = str(exc)
-            names = {str(person.user_id): person.name for person in (ALICE, WANG)}
-            transcript = await control("format_transcript", names=names)
+            await control("wait_for_calls", method="deleteWebhook", count=1, timeout=STEP_TIMEOUT)
+            # Customers act at the same time, each in their own chat, as in a real shop.
+            results = await asyncio.gather(
+                *(play(control, person, steps, quiet) for person, steps in SCENARIOS.items()),
+                return_exceptions=True,
+            )
+            failures = [str(result) for result in results if isinstance(result, BaseException)]
+            failure = "; ".join(failures) or None
+            events = await control("transcript")
     finally:
         app.request_stop()
         if polling is not None:
             await polling
         await app.close()
         await fake.stop()
-    print(f"o2o demo: {runtime} runtime, fake Bot API, database {database_url}\n", file=out)
-    print(transcript, file=out)
+    print(f"o2o demo: {runtime} runtime, fake Bot API, database {database_url}", file=out)
+    names = {person.user_id: person.name for person in SCENARIOS}
+    for person in SCENARIOS:
+        chat_events = _in_step_order(
+            [event for event in events if event.get("chat_id") == person.user_id]
+        )
+        print(f"\n=== {person.name} ({person.language_code}) ===", file=out)
+        print(format_transcript(chat_events, names), file=out)
     if failure:
         print(f"\nDEMO FAILED: {failure}", file=out)
         return 1
-    print(f"\nDemo finished: {len(SCENARIO)} steps, every step answered.", file=out)
+    steps = sum(len(steps) for steps in SCENARIOS.values())
+    print(f"\nDemo finished: {steps} steps, every step answered.", file=out)
     return 0

@@ -1,84 +1,77 @@
-"""Demo data: two stores with opening hours and a small catalog, for `o2o demo` and trials."""
+"""Demo data: two café stores and the sample catalog, for `o2o seed`, `o2o demo` and trials.
+
+The stores are made by the store-admin code of `o2o store add` and the catalog is loaded from
+`bot/data/sample_cafe.yaml` by the importer of `o2o catalog import`, so the demo exercises the
+same validation an operator's data goes through.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from importlib import resources
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.admin.catalog import import_catalog_in
+from bot.admin.stores import StoreChanges, add_store_in
 from bot.db import models
 
-_EVERY_DAY = {
-    day: [["07:30", "21:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-}
+SAMPLE_CATALOG = "sample_cafe.yaml"
 
-DEMO_STORES = (
-    {
-        "code": "central",
-        "name": "Central Café",
-        "address": "1 Market Street",
-        "latitude": 31.2304,
-        "longitude": 121.4737,
-        "timezone": "Asia/Shanghai",
-        "opening_hours": _EVERY_DAY,
-        "currency": "CNY",
-    },
-    {
-        "code": "riverside",
-        "name": "Riverside Tea House",
-        "address": "88 River Road",
-        "latitude": 31.2397,
-        "longitude": 121.4998,
-        "timezone": "Asia/Shanghai",
-        "opening_hours": {day: [["10:00", "22:00"]] for day in ("tue", "wed", "thu", "fri", "sat")},
-        "currency": "CNY",
-    },
+DEMO_STORES: tuple[tuple[str, StoreChanges], ...] = (
+    (
+        "central",
+        StoreChanges(
+            name="Central Café",
+            address="1 Market Street",
+            latitude=31.2304,
+            longitude=121.4737,
+            timezone="Asia/Shanghai",
+            currency="CNY",
+            hours="daily 07:30-21:00",
+            fulfilment="pickup,delivery,dine_in",
+            delivery_radius_km=3.0,
+            delivery_fee="5.00",
+            min_order="30.00",
+            tables="1-12:4,13-14:8",
+        ),
+    ),
+    (
+        "riverside",
+        StoreChanges(
+            name="Riverside Tea House",
+            address="88 River Road",
+            latitude=31.2397,
+            longitude=121.4998,
+            timezone="Asia/Shanghai",
+            currency="CNY",
+            hours="tue-sat 10:00-22:00",
+            fulfilment="pickup,dine_in",
+            tables="1-6:2",
+        ),
+    ),
 )
-DEMO_CATEGORIES = (
-    ("coffee", "Coffee", {"zh-CN": "咖啡"}),
-    ("tea", "Tea", {"zh-CN": "茶饮"}),
-    ("bakery", "Bakery", {"zh-CN": "烘焙"}),
-)
-DEMO_PRODUCTS = (
-    ("latte", "coffee", "Latte", {"zh-CN": "拿铁"}, 2800),
-    ("americano", "coffee", "Americano", {"zh-CN": "美式咖啡"}, 2200),
-    ("milk-tea", "tea", "Milk tea", {"zh-CN": "奶茶"}, 1800),
-    ("oolong", "tea", "Oolong tea", {"zh-CN": "乌龙茶"}, 1600),
-    ("croissant", "bakery", "Croissant", {"zh-CN": "可颂"}, 1500),
-)
+
+
+def sample_catalog_text() -> str:
+    """The YAML of the sample café catalog shipped in bot.data."""
+    return resources.files("bot.data").joinpath(SAMPLE_CATALOG).read_text(encoding="utf-8")
 
 
 async def seed_demo_data(sessionmaker: async_sessionmaker[AsyncSession], now: datetime) -> bool:
-    """Insert the demo stores and catalog unless stores exist; True when something was added."""
+    """Add the demo stores and catalog unless stores exist; True when something was added.
+
+    All in one transaction: a failure leaves the database as it was.
+    """
     async with sessionmaker() as session, session.begin():
         if (await session.execute(select(models.Store.id).limit(1))).first() is not None:
             return False
-        stores = [models.Store(created_at=now, settings={}, **spec) for spec in DEMO_STORES]
-        session.add_all(stores)
-        categories = {
-            code: models.Category(code=code, name=name, names=names, sort_order=index)
-            for index, (code, name, names) in enumerate(DEMO_CATEGORIES)
-        }
-        session.add_all(categories.values())
-        await session.flush()
-        products = [
-            models.Product(
-                sku=sku,
-                category_id=categories[category].id,
-                name=name,
-                names=names,
-                price_minor=price,
-                currency="CNY",
-                created_at=now,
-            )
-            for sku, category, name, names, price in DEMO_PRODUCTS
-        ]
-        session.add_all(products)
-        await session.flush()
-        session.add_all(
-            models.StoreProduct(store_id=store.id, product_id=product.id, stock=50)
-            for store in stores
-            for product in products
+        for code, changes in DEMO_STORES:
+            await add_store_in(session, code, changes, now)
+        report = await import_catalog_in(
+            session, sample_catalog_text(), "yaml", now, source=SAMPLE_CATALOG
         )
+        if not report.ok:
+            raise RuntimeError("the sample catalog is invalid: " + "; ".join(report.error_lines()))
     return True

@@ -211,6 +211,7 @@ class OutboxSender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         time_scale: float = 1.0,
         batch_size: int = 500,
+        invoice_provider_token: str | None = None,
     ) -> None:
         """Wire the sender; `monotonic`, `sleep` and `time_scale` drive the limiters only.
 
@@ -219,6 +220,8 @@ class OutboxSender:
         """
         self._sessionmaker = sessionmaker
         self._transport = transport
+        # Added to sendInvoice at send time so the provider token never sits in the outbox.
+        self._invoice_provider_token = invoice_provider_token
         self._clock = clock
         self.limits = limits
         self.max_attempts = max(1, max_attempts)
@@ -499,6 +502,8 @@ class OutboxSender:
             params["message_id"] = resolved_id
         elif isinstance(message_ref, int):
             resolved_id = message_ref
+        if row.method == "sendInvoice" and self._invoice_provider_token is not None:
+            params.setdefault("provider_token", self._invoice_provider_token)
 
         limiter = self._limiter_for(row)
         if limiter is not None:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     polling_timeout: int = Field(default=25, ge=0, le=50)
+    payment_provider_token: SecretStr | None = None
     bot_username: str | None = Field(default=None, pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
 
     @field_validator("admin_ids", mode="before")

@@ -54,3 +54,7 @@ class CatalogItem:
     def title(self, locale: str) -> str:
         """The product name in `locale`."""
         return localized(self.name, self.names, locale)
+
+    def describe(self, locale: str) -> str:
+        """The description in `locale` (kept in `names` under 'description:<locale>')."""
+        return self.names.get(f"description:{locale}") or self.description

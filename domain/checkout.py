@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.cart import Cart
@@ -51,6 +51,7 @@ class QuoteLine:
     name: str
     unit_price: Money
     quantity: int
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> Money:
@@ -89,6 +90,7 @@ def price_cart(
             name=items[line.product_id].name,
             unit_price=items[line.product_id].price,
             quantity=line.quantity,
+            names=items[line.product_id].names,
         )
         for line in cart.lines
     )
@@ -163,3 +165,5 @@ class NewOrder:
     delivery_longitude: float | None = None
     contact_phone: str | None = None
     comment: str | None = None
+    payment_method: str = "at_store"  # at_store | telegram
+    telegram_payment_charge_id: str | None = None

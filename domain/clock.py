@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
@@ -82,3 +83,20 @@ class FixedClock:
     def __repr__(self) -> str:
         """Show the frozen time, handy in assertion messages."""
         return f"FixedClock({self._now.isoformat()})"
+
+
+class RunningClock:
+    """Real elapsed time counted from a chosen start: deterministic dates that still move.
+
+    The offline demo and scenario tests use it so store hours and slots do not depend on when
+    they run, while retries and timers still see time pass.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        """Start at ``start`` (timezone-aware) now."""
+        self._start = require_aware(start, "start")
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        """The start plus the real time elapsed since construction."""
+        return self._start + timedelta(seconds=time.monotonic() - self._origin)

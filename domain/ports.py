@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from domain.booking import Booked, NewReservation, ServiceInfo, TableInfo
 from domain.cart import Cart
 from domain.catalog import CatalogItem, Category
 from domain.checkout import NewOrder
@@ -14,6 +15,7 @@ from domain.conversation import ConversationState
 from domain.customers import Customer
 from domain.money import Money
 from domain.orders import Order, StatusChange
+from domain.reservations import Reservation
 from domain.stores import Store
 
 
@@ -54,6 +56,45 @@ class OrderView:
     version: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ReservationView:
+    """A table booking or service appointment as customers and staff see it (read model)."""
+
+    id: int
+    store_id: int
+    customer_id: int
+    kind: str
+    status: str
+    party_size: int
+    starts_at: datetime
+    duration_minutes: int
+    requested_at: datetime
+    table_id: int | None = None
+    table_label: str | None = None
+    service_id: int | None = None
+    service_name: str | None = None
+    service_names: Mapping[str, str] | None = None
+    contact_phone: str | None = None
+    comment: str | None = None
+    decline_reason: str | None = None
+    reminder_sent_at: datetime | None = None
+    version: int = 0
+
+    def service_title(self, locale: str) -> str:
+        """The booked service's name in `locale` ('' for a table booking)."""
+        return (self.service_names or {}).get(locale) or self.service_name or ""
+
+
+@dataclass(frozen=True, slots=True)
+class DueReminder:
+    """A booking that may need its reminder, with where and in which language to send it."""
+
+    reservation: ReservationView
+    chat_id: int
+    language: str
+    reachable: bool
+
+
 class CustomerRepository(Protocol):
     """Customers keyed by Telegram id."""
 
@@ -87,6 +128,34 @@ class StoreRepository(Protocol):
 
     async def table_labels(self, store_id: int) -> Sequence[str]:
         """Labels of the store's active tables."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRecord:
+    """A Telegram charge and what became of it (applied to an order, or a refund is due)."""
+
+    charge_id: str
+    provider_charge_id: str | None
+    customer_id: int
+    store_id: int | None
+    order_id: int | None
+    payload: str
+    total: Money
+    status: str  # applied | refund_due
+    at: datetime
+    note: str | None = None
+
+
+class PaymentRepository(Protocol):
+    """Charges, recorded once each."""
+
+    async def seen(self, charge_id: str) -> bool:
+        """Whether this charge was recorded already."""
+        ...
+
+    async def record(self, payment: PaymentRecord) -> None:
+        """Record a charge."""
         ...
 
 
@@ -160,6 +229,58 @@ class OrderRepository(Protocol):
         ...
 
 
+class ReservationRepository(Protocol):
+    """Tables, services and reservations: availability, atomic booking, compare-and-set changes."""
+
+    async def tables(self, store_id: int) -> Sequence[TableInfo]:
+        """The store's active tables."""
+        ...
+
+    async def services(self, store_id: int) -> Sequence[ServiceInfo]:
+        """The store's active bookable services, by name."""
+        ...
+
+    async def booked(self, store_id: int, start: datetime, end: datetime) -> Sequence[Booked]:
+        """The store's reservations holding a place at some moment in [start, end)."""
+        ...
+
+    async def create(
+        self, request: NewReservation, service_capacity: int
+    ) -> tuple[ReservationView, bool]:
+        """Book atomically: (the new reservation, True), or (the same earlier one, False).
+
+        A repeated request (same customer, store, kind, service, start and party size, still
+        open) returns the earlier booking; SlotUnavailable when no place is left.
+        """
+        ...
+
+    async def recent(self, customer_id: int, limit: int) -> Sequence[ReservationView]:
+        """A customer's latest reservations, newest request first."""
+        ...
+
+    async def get(self, reservation_id: int) -> ReservationView | None:
+        """One reservation."""
+        ...
+
+    async def load(self, reservation_id: int) -> Reservation | None:
+        """The reservation as a domain entity, for a status change."""
+        ...
+
+    async def record_change(self, reservation: Reservation, change: StatusChange) -> bool:
+        """Write a status change if nobody else changed the reservation first (compare-and-set)."""
+        ...
+
+    async def due_reminders(
+        self, now: datetime, horizon: datetime, limit: int
+    ) -> Sequence[DueReminder]:
+        """Requested or confirmed bookings starting in (now, horizon] with no reminder yet."""
+        ...
+
+    async def mark_reminded(self, reservation_id: int, at: datetime) -> bool:
+        """Stamp the reminder as sent unless someone already did (compare-and-set)."""
+        ...
+
+
 class ConversationRepository(Protocol):
     """Per (chat, user) conversation state."""
 
@@ -210,4 +331,14 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepository:
         """Orders of this transaction."""
+        ...
+
+    @property
+    def reservations(self) -> ReservationRepository:
+        """Table bookings and appointments of this transaction."""
+        ...
+
+    @property
+    def payments(self) -> PaymentRepository:
+        """Payments of this transaction."""
         ...

@@ -150,8 +150,8 @@ async def show_product(
         # An invisible link makes Telegram show the photo as the message preview.
         lines.append(f'<a href="{html.escape(item.photo, quote=True)}">\u200b</a>')
     lines.append(f"<b>{html.escape(item.title(turn.locale))}</b> · {money(item.price)}")
-    if item.description:
-        lines.append(html.escape(item.description))
+    if item.describe(turn.locale):
+        lines.append(html.escape(item.describe(turn.locale)))
     if item.sold_out:
         lines.append(turn.t("catalog.sold_out"))
     elif item.stock is not None and item.stock <= 5:

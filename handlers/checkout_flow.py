@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from domain.cart import Cart
+from domain.catalog import localized
 from domain.checkout import (
     COMMENT_MAX_LENGTH,
     BelowMinimumOrder,
@@ -22,13 +24,14 @@ from domain.checkout import (
 from domain.errors import ValidationError
 from domain.geo import haversine_km
 from domain.money import Money
+from domain.ports import OrderView, PaymentRecord
 from domain.schedule import OpeningHours, pickup_slots
 from domain.stores import Store
 from handlers import cart_flow
 from handlers.callbacks import CallbackData
 from handlers.catalog_flow import cart_at, current_store
 from handlers.inbound import InboundKind
-from handlers.outbound import InlineKeyboard
+from handlers.outbound import InlineKeyboard, OutboundCall, send_message
 from handlers.stores_flow import is_taking_orders, store_status
 from handlers.turn import Router, StaleButton, Turn, int_arg, str_arg
 from handlers.views import clock_time, money
@@ -67,9 +70,12 @@ def register(router: Router) -> None:
         "slot": slot_chosen,
         "skip": comment_skipped,
         "place": place,
+        "pay": pay,
         "co_x": cancel,
     }
     router.states |= {CHECKOUT: typed}
+    router.pre_checkout = pre_checkout
+    router.payment = payment_received
 
 
 async def _checkout_state(turn: Turn) -> dict[str, Any] | None:
@@ -269,7 +275,7 @@ async def typed(turn: Turn) -> None:
         elif step == "address" and kind is InboundKind.TEXT:
             address = clean_address(text)
             turn.say(turn.t("checkout.address_noted"), {"remove_keyboard": True})
-            await _ask_comment(turn, state | {"address": address})
+            await _ask_phone(turn, state | {"address": address})
         elif step == "table" and kind is InboundKind.TEXT:
             assert store.id is not None
             table = clean_table(text, await turn.uow.stores.table_labels(store.id))
@@ -301,7 +307,7 @@ async def _delivery_location(turn: Turn, store: Store, state: dict[str, Any]) ->
             )
             return
     turn.say(turn.t("checkout.location_noted"), {"remove_keyboard": True})
-    await _ask_comment(
+    await _ask_phone(
         turn,
         state | {"address": turn.t("checkout.shared_location"), "lat": latitude, "lon": longitude},
     )
@@ -351,7 +357,16 @@ async def _summary(turn: Turn, store: Store, state: dict[str, Any]) -> None:
     text = _summary_text(turn, store, state, quote)
     keyboard = InlineKeyboard(
         [
-            [turn.button(turn.t("button.place_order"), "place", cart.id or 0, cart.version)],
+            [
+                turn.button(
+                    turn.t("button.pay", amount=money(quote.total)),
+                    "pay",
+                    cart.id or 0,
+                    cart.version,
+                )
+                if turn.config.payments
+                else turn.button(turn.t("button.place_order"), "place", cart.id or 0, cart.version)
+            ],
             [turn.button(turn.t("button.cancel"), "co_x")],
         ]
     )
@@ -362,7 +377,8 @@ async def _summary(turn: Turn, store: Store, state: dict[str, Any]) -> None:
 def _summary_text(turn: Turn, store: Store, state: dict[str, Any], quote: Quote) -> str:
     lines = [turn.t("checkout.summary_title", store=store.name)]
     for line in quote.lines:
-        lines.append(f"{line.quantity} × {html.escape(line.name)} — {money(line.total)}")
+        name = localized(line.name, line.names, turn.locale)
+        lines.append(f"{line.quantity} × {html.escape(name)} — {money(line.total)}")
     lines.append(turn.t("checkout.subtotal", amount=money(quote.subtotal)))
     if quote.delivery_fee.amount_minor:
         lines.append(turn.t("checkout.delivery_fee", amount=money(quote.delivery_fee)))
@@ -372,7 +388,9 @@ def _summary_text(turn: Turn, store: Store, state: dict[str, Any], quote: Quote)
     lines.append(turn.t("checkout.phone_line", phone=state.get("phone", "")))
     if state.get("comment"):
         lines.append(turn.t("checkout.comment_line", comment=state["comment"]))
-    lines.append(turn.t("checkout.pay_at_store"))
+    lines.append(
+        turn.t("checkout.pay_in_telegram" if turn.config.payments else "checkout.pay_at_store")
+    )
     return "\n".join(lines)
 
 
@@ -391,43 +409,58 @@ def _fulfilment_line(turn: Turn, store: Store, state: dict[str, Any]) -> str:
     return turn.t("checkout.dine_in_line", table=state.get("table", ""))
 
 
-async def place(turn: Turn, data: CallbackData) -> None:
-    """✅ Place order: exactly one order per cart version, stock reserved atomically."""
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A checkout that passed every check and can become an order now."""
+
+    store: Store
+    cart: Cart
+    state: dict[str, Any]
+    quote: Quote
+
+
+async def _ready_to_place(turn: Turn, data: CallbackData) -> _Ready | None:
+    """The checks shared by ✅ Place order and 💳 Pay; None after telling the customer why not."""
     cart_id, version = int_arg(data, 0), int_arg(data, 1)
     existing = await turn.uow.orders.find_by_key(f"cart:{cart_id}:v{version}")
     if existing is not None:
         turn.toast(turn.t("checkout.already_placed", number=existing.number))
-        return
+        return None
     state = await _checkout_state(turn)
     store = await current_store(turn)
     if state is None or store is None or state.get("step") != "summary":
         raise StaleButton(data.action)
-    assert store.id is not None
     cart = await cart_at(turn, store)
     if cart.id != cart_id or cart.version != version:
         turn.toast(turn.t("checkout.cart_changed"), alert=True)
         await _summary(turn, store, state)
-        return
+        return None
     if not is_taking_orders(turn, store):
         turn.toast()
         turn.say(_closed_message(turn, store))
-        return
+        return None
     quote = await _quote(turn, store, cart, state.get("fulfilment"))
     if quote is None:
-        return
+        return None
     if quote.total.amount_minor != state.get("total"):
         turn.toast(turn.t("checkout.prices_changed"), alert=True)
         await _summary(turn, store, state)
-        return
+        return None
+    return _Ready(store, cart, state, quote)
+
+
+def _new_order(turn: Turn, ready: _Ready, charge_id: str | None = None) -> NewOrder:
     customer = turn.require_customer()
     assert customer.id is not None
+    assert ready.store.id is not None
+    state = ready.state
     slot = int(state.get("slot", ASAP))
-    new_order = NewOrder(
-        idempotency_key=cart.idempotency_key(),
-        store_id=store.id,
+    return NewOrder(
+        idempotency_key=ready.cart.idempotency_key(),
+        store_id=ready.store.id,
         customer_id=customer.id,
         fulfilment=str(state["fulfilment"]),
-        quote=quote,
+        quote=ready.quote,
         placed_at=turn.now,
         slot_start=_from_minutes(slot) if slot != ASAP else None,
         table_label=state.get("table"),
@@ -436,27 +469,186 @@ async def place(turn: Turn, data: CallbackData) -> None:
         delivery_longitude=state.get("lon"),
         contact_phone=state.get("phone"),
         comment=state.get("comment"),
+        payment_method="telegram" if charge_id else "at_store",
+        telegram_payment_charge_id=charge_id,
     )
+
+
+async def _unavailable_names(turn: Turn, store: Store, exc: ItemsUnavailable) -> str:
+    assert store.id is not None
+    items = await turn.uow.catalog.items(store.id, list(exc.product_ids))
+    return ", ".join(items[p].title(turn.locale) for p in exc.product_ids if p in items)
+
+
+async def _placed(turn: Turn, ready: _Ready, order: OrderView) -> None:
+    """The cart is emptied and the customer sees the confirmed order."""
+    ready.cart.clear()
+    await turn.uow.carts.save(ready.cart, turn.now)
+    await turn.clear_state()
+    turn.toast(turn.t("checkout.placed_toast", number=order.number))
+    placed = turn.t("checkout.placed", number=order.number)
+    keyboard = InlineKeyboard([[turn.button(turn.t("button.orders"), "orders")]])
+    if turn.is_press:
+        # The summary message becomes the receipt.
+        summary = _summary_text(turn, ready.store, ready.state, ready.quote)
+        turn.show(summary + "\n\n" + placed, keyboard)
+    else:
+        paid = turn.t("checkout.paid", amount=money(ready.quote.total))
+        turn.say(paid + "\n" + placed, keyboard)
+
+
+async def place(turn: Turn, data: CallbackData) -> None:
+    """✅ Place order: exactly one order per cart version, stock reserved atomically."""
+    ready = await _ready_to_place(turn, data)
+    if ready is None:
+        return
     try:
-        order = await turn.uow.orders.place(new_order)
+        order = await turn.uow.orders.place(_new_order(turn, ready))
     except ItemsUnavailable as exc:
-        assert store.id is not None
-        items = await turn.uow.catalog.items(store.id, list(exc.product_ids))
-        names = ", ".join(items[p].title(turn.locale) for p in exc.product_ids if p in items)
+        names = await _unavailable_names(turn, ready.store, exc)
         await turn.clear_state()
         turn.toast()
         await cart_flow.show_cart(turn, turn.t("checkout.sold_out_meanwhile", names=names))
         return
-    cart.clear()
-    await turn.uow.carts.save(cart, turn.now)
-    await turn.clear_state()
-    turn.toast(turn.t("checkout.placed_toast", number=order.number))
-    turn.show(
-        _summary_text(turn, store, state, quote)
-        + "\n\n"
-        + turn.t("checkout.placed", number=order.number),
-        InlineKeyboard([[turn.button(turn.t("button.orders"), "orders")]]),
+    await _placed(turn, ready, order)
+
+
+async def pay(turn: Turn, data: CallbackData) -> None:
+    """💳 Pay: send a Telegram invoice for the cart as it is; the order is placed once paid."""
+    if not turn.config.payments:
+        raise StaleButton(data.action)
+    ready = await _ready_to_place(turn, data)
+    if ready is None:
+        return
+    prices = [
+        {"label": f"{line.name} ×{line.quantity}"[:32], "amount": line.total.amount_minor}
+        for line in ready.quote.lines
+    ]
+    if ready.quote.delivery_fee.amount_minor:
+        prices.append(
+            {
+                "label": turn.t("fulfilment.delivery"),
+                "amount": ready.quote.delivery_fee.amount_minor,
+            }
+        )
+    turn.toast()
+    turn.replies.append(
+        OutboundCall(
+            "sendInvoice",
+            {
+                "chat_id": turn.chat_id,
+                "title": turn.t("checkout.invoice_title", store=ready.store.name)[:32],
+                "description": _fulfilment_line(turn, ready.store, ready.state)[:255],
+                "payload": _payload(ready.cart),
+                "currency": ready.quote.total.currency,
+                "prices": prices,
+            },
+            turn.chat_id,
+        )
     )
+
+
+def _payload(cart: Cart) -> str:
+    return f"o2o|{cart.id}|{cart.version}"
+
+
+async def _payable(turn: Turn, payload: str, total: int | None, currency: str | None) -> str | None:
+    """Why an invoice for `payload` can no longer be paid (a catalog key), or None if it can."""
+    store = await turn.uow.stores.get(turn.require_customer().selected_store_id or 0)
+    state = await _checkout_state(turn)
+    if store is None or state is None or state.get("step") != "summary":
+        return "checkout.pay_cart_changed"
+    cart = await cart_at(turn, store)
+    if payload != _payload(cart):
+        return "checkout.pay_cart_changed"
+    if not is_taking_orders(turn, store):
+        return "checkout.pay_closed"
+    assert store.id is not None
+    items = await turn.uow.catalog.items(store.id, [line.product_id for line in cart.lines])
+    try:
+        quote = price_cart(cart, items, store.settings, state.get("fulfilment"), store.currency)
+    except (ItemsUnavailable, BelowMinimumOrder):
+        return "checkout.pay_unavailable"
+    if quote.total.amount_minor != total or quote.total.currency != currency:
+        return "checkout.pay_cart_changed"
+    return None
+
+
+async def pre_checkout(turn: Turn) -> None:
+    """Telegram asks whether to take the money: re-check cart, stock, price and opening."""
+    inbound = turn.inbound
+    assert inbound.callback_id is not None
+    problem = await _payable(turn, inbound.payload or "", inbound.total_amount, inbound.currency)
+    params: dict[str, Any] = {"pre_checkout_query_id": inbound.callback_id, "ok": problem is None}
+    if problem is not None:
+        params["error_message"] = turn.t(problem)
+    # Unthrottled (no chat) so it goes out at once: Telegram waits only about ten seconds.
+    turn.replies.append(OutboundCall("answerPreCheckoutQuery", params, None))
+
+
+async def payment_received(turn: Turn) -> None:
+    """Money arrived: place the order once per charge, or record that a refund is due."""
+    inbound = turn.inbound
+    customer = turn.require_customer()
+    assert inbound.charge_id is not None
+    assert customer.id is not None
+    if await turn.uow.payments.seen(inbound.charge_id):
+        return  # a redelivered successful_payment changes nothing
+    total = Money(inbound.total_amount or 0, inbound.currency or "XXX")
+    store = await turn.uow.stores.get(customer.selected_store_id or 0)
+    problem = await _payable(turn, inbound.payload or "", inbound.total_amount, inbound.currency)
+    order: OrderView | None = None
+    if problem is None and store is not None:
+        cart = await cart_at(turn, store)
+        state = await _checkout_state(turn) or {}
+        items = await turn.uow.catalog.items(store.id or 0, [ln.product_id for ln in cart.lines])
+        quote = price_cart(cart, items, store.settings, state.get("fulfilment"), store.currency)
+        ready = _Ready(store, cart, state, quote)
+        try:
+            order = await turn.uow.orders.place(_new_order(turn, ready, inbound.charge_id))
+        except ItemsUnavailable:
+            problem = "checkout.pay_unavailable"
+        else:
+            await _placed(turn, ready, order)
+    await turn.uow.payments.record(
+        PaymentRecord(
+            charge_id=inbound.charge_id,
+            provider_charge_id=inbound.provider_charge_id,
+            customer_id=customer.id,
+            store_id=store.id if store else None,
+            order_id=order.id if order else None,
+            payload=inbound.payload or "",
+            total=total,
+            status="applied" if order else "refund_due",
+            at=turn.now,
+            note=problem,
+        )
+    )
+    if order is None:
+        await turn.clear_state()
+        turn.say(
+            turn.t(
+                "checkout.refund_due",
+                amount=money(total),
+                reason=turn.t(problem or "checkout.pay_cart_changed"),
+            )
+        )
+        _alert_refund(turn, store, total, inbound.charge_id)
+
+
+def _alert_refund(turn: Turn, store: Store | None, total: Money, charge_id: str) -> None:
+    """Tell the store's staff group and the bot's admins to refund a charge."""
+    chats = set(turn.config.admin_ids)
+    if store is not None and store.staff_chat_id is not None:
+        chats.add(store.staff_chat_id)
+    text = turn.translator.t(
+        turn.config.default_locale,
+        "staff.refund_due",
+        amount=money(total),
+        charge=charge_id,
+        store=store.name if store else "?",
+    )
+    turn.replies += [send_message(chat, text) for chat in sorted(chats)]
 
 
 async def cancel(turn: Turn, _data: CallbackData) -> None:

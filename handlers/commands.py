@@ -10,6 +10,7 @@ PRIVATE_COMMANDS: tuple[str, ...] = (
     "menu",
     "cart",
     "orders",
+    "book",
     "stores",
     "search",
     "language",

@@ -7,7 +7,15 @@ from datetime import datetime
 
 from domain.customers import Customer
 from domain.ports import UnitOfWork
-from handlers import basics, cart_flow, catalog_flow, checkout_flow, orders_flow, stores_flow
+from handlers import (
+    basics,
+    booking_flow,
+    cart_flow,
+    catalog_flow,
+    checkout_flow,
+    orders_flow,
+    stores_flow,
+)
 from handlers.callbacks import CallbackCodec, CallbackDataError
 from handlers.i18n import Translator, normalize_locale
 from handlers.inbound import Inbound, InboundKind
@@ -22,7 +30,15 @@ log = logging.getLogger(__name__)
 def build_router() -> Router:
     """Every feature's handlers in one routing table."""
     router = Router()
-    for feature in (basics, stores_flow, catalog_flow, cart_flow, checkout_flow, orders_flow):
+    for feature in (
+        basics,
+        stores_flow,
+        catalog_flow,
+        cart_flow,
+        checkout_flow,
+        orders_flow,
+        booking_flow,
+    ):
         feature.register(router)
     return router
 
@@ -89,6 +105,10 @@ class ConversationCore:
             await handler(turn)
         elif inbound.kind is InboundKind.CALLBACK:
             await self._route_callback(turn)
+        elif inbound.kind is InboundKind.PRE_CHECKOUT and router.pre_checkout is not None:
+            await router.pre_checkout(turn)
+        elif inbound.kind is InboundKind.PAYMENT and router.payment is not None:
+            await router.payment(turn)
         elif inbound.kind in (InboundKind.TEXT, InboundKind.CONTACT, InboundKind.LOCATION):
             state = await turn.state()
             state_handler = router.states.get(state.state) if state else None

@@ -72,6 +72,7 @@ class Inbound:
     total_amount: int | None = None
     currency: str | None = None
     charge_id: str | None = None
+    provider_charge_id: str | None = None
     new_status: str | None = None
 
 
@@ -142,6 +143,7 @@ def _parse_message(update_id: int, message: Mapping[str, Any], bot_username: str
             total_amount=int(payment["total_amount"]),
             currency=str(payment["currency"]),
             charge_id=str(payment["telegram_payment_charge_id"]),
+            provider_charge_id=payment.get("provider_payment_charge_id"),
             **base,
         )
     if isinstance(contact := message.get("contact"), Mapping):

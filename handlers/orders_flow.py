@@ -8,7 +8,7 @@ from domain.cart import Cart
 from domain.errors import InvalidTransition, ValidationError
 from domain.ports import OrderView
 from domain.stores import Store
-from handlers import cart_flow, stores_flow
+from handlers import booking_flow, cart_flow, stores_flow
 from handlers.callbacks import CallbackData
 from handlers.outbound import InlineKeyboard
 from handlers.turn import Router, StaleButton, Turn, int_arg
@@ -39,11 +39,12 @@ async def orders_pressed(turn: Turn, _data: CallbackData) -> None:
 
 
 async def show_orders(turn: Turn) -> None:
-    """The customer's recent orders with their status."""
+    """The customer's recent orders, then their recent bookings, with their status."""
     customer = turn.require_customer()
     orders = await turn.uow.orders.recent(customer.id or 0, RECENT_LIMIT)
+    bookings = await booking_flow.reservation_rows(turn)
     home = [turn.button(turn.t("button.back"), "home")]
-    if not orders:
+    if not orders and not bookings:
         turn.show(turn.t("orders.none"), InlineKeyboard([home]))
         return
     rows = [
@@ -56,8 +57,10 @@ async def show_orders(turn: Turn) -> None:
         ]
         for order in orders
     ]
+    rows += bookings
     rows.append(home)
-    turn.show(turn.t("orders.title"), InlineKeyboard(rows))
+    title = turn.t("booking.orders_title") if bookings else turn.t("orders.title")
+    turn.show(title, InlineKeyboard(rows))
 
 
 async def _own_order(turn: Turn, data: CallbackData) -> OrderView:

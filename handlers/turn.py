@@ -30,6 +30,7 @@ class CoreConfig:
     bot_username: str
     default_locale: str = "en"
     admin_ids: frozenset[int] = frozenset()
+    payments: bool = False  # Telegram Payments on (O2O_PAYMENT_PROVIDER_TOKEN set)
 
 
 _UNLOADED = ConversationState("__unloaded__")
@@ -157,3 +158,6 @@ class Router:
     location: Handler | None = None
     # Plain text outside any step.
     text: Handler | None = None
+    # Telegram Payments: the pre-checkout question and the successful payment.
+    pre_checkout: Handler | None = None
+    payment: Handler | None = None

@@ -48,12 +48,14 @@ def day_and_time(turn: Turn, moment: datetime, timezone: str) -> Markup:
 
 
 def main_menu(turn: Turn, store: Store | None, cart: Cart | None) -> InlineKeyboard:
-    """The home keyboard: menu, cart, orders, stores."""
+    """The home keyboard: menu, cart, booking, orders, stores."""
     count = cart.item_count if cart is not None and store is not None else 0
     cart_label = turn.t("button.cart_count", count=count) if count else turn.t("button.cart")
     rows = []
     if store is not None:
         rows.append([turn.button(turn.t("button.menu"), "menu"), turn.button(cart_label, "cart")])
+        if store.settings.reservations:
+            rows.append([turn.button(turn.t("button.book"), "book")])
     rows.append(
         [
             turn.button(turn.t("button.orders"), "orders"),

@@ -21,7 +21,7 @@ from domain.orders import (
     StatusChange,
     timestamp_field,
 )
-from domain.ports import OrderLineView, OrderView
+from domain.ports import OrderLineView, OrderView, PaymentRecord
 
 _OPEN_STATUSES = [status.value for status in OrderStatus if status not in TERMINAL_ORDER_STATUSES]
 
@@ -213,7 +213,9 @@ class SqlOrderRepository:
                 delivery_fee_minor=quote.delivery_fee.amount_minor,
                 total_minor=quote.total.amount_minor,
                 currency=quote.total.currency,
-                payment_method="at_store",
+                payment_method=new_order.payment_method,
+                paid_at=new_order.placed_at if new_order.telegram_payment_charge_id else None,
+                telegram_payment_charge_id=new_order.telegram_payment_charge_id,
                 placed_at=new_order.placed_at,
                 version=0,
             )
@@ -437,3 +439,36 @@ def _view(row: models.Order, lines: tuple[OrderLineView, ...]) -> OrderView:
         reject_reason=row.reject_reason,
         version=row.version,
     )
+
+
+class SqlPaymentRepository:
+    """Telegram payments, one row per charge id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def seen(self, charge_id: str) -> bool:
+        """Whether this charge was recorded already (a redelivered successful_payment)."""
+        found = await self.session.scalar(
+            select(models.Payment.id).where(models.Payment.telegram_payment_charge_id == charge_id)
+        )
+        return found is not None
+
+    async def record(self, payment: PaymentRecord) -> None:
+        """Record a charge and what became of it."""
+        self.session.add(
+            models.Payment(
+                telegram_payment_charge_id=payment.charge_id,
+                provider_payment_charge_id=payment.provider_charge_id,
+                customer_id=payment.customer_id,
+                store_id=payment.store_id,
+                order_id=payment.order_id,
+                payload=payment.payload[:128],
+                total_minor=payment.total.amount_minor,
+                currency=payment.total.currency,
+                status=payment.status,
+                note=payment.note,
+                created_at=payment.at,
+            )
+        )
+        await self.session.flush()

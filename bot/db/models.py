@@ -245,6 +245,25 @@ class Order(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class Payment(Base):
+    """A Telegram payment, recorded once per charge id; applied to an order or owed back."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_payment_charge_id: Mapped[str] = mapped_column(String(200), unique=True)
+    provider_payment_charge_id: Mapped[str | None] = mapped_column(String(200))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    payload: Mapped[str] = mapped_column(String(128))
+    total_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # applied | refund_due | refunded
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
 class OrderLine(Base):
     """A product line frozen at placement time (name and price as the customer saw them)."""
 

@@ -9,7 +9,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
-from bot.db.commerce import SqlCartRepository, SqlCatalogRepository, SqlOrderRepository
+from bot.db.booking import SqlReservationRepository
+from bot.db.commerce import (
+    SqlCartRepository,
+    SqlCatalogRepository,
+    SqlOrderRepository,
+    SqlPaymentRepository,
+)
 from bot.db.repositories import (
     SqlConversationRepository,
     SqlCustomerRepository,
@@ -29,6 +35,8 @@ class SqlUnitOfWork:
         self.catalog = SqlCatalogRepository(session)
         self.carts = SqlCartRepository(session)
         self.orders = SqlOrderRepository(session)
+        self.reservations = SqlReservationRepository(session)
+        self.payments = SqlPaymentRepository(session)
 
     async def record_update(
         self, update_id: int, kind: str, now: datetime, outcome: str = "handled"

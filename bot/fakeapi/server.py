@@ -669,6 +669,7 @@ class FakeBotApi:
         bot_first_name: str = "O2O Demo Bot",
         limits: FakeLimits | None = _DEFAULT_LIMITS,
         clock: Callable[[], float] = time.monotonic,
+        first_update_id: int = 1,
     ) -> None:
         self.token = token
         self.bot_user: Json = {
@@ -697,7 +698,9 @@ class FakeBotApi:
         self._groups: dict[int, _Group] = {}
         self._blocked: set[int] = set()
         self._next_message_id: dict[int, int] = {}
-        self._update_ids = itertools.count(1)
+        # A restarted bot keeps its inbox; a fake standing in for the same Telegram bot after
+        # a restart must continue the update ids, not reuse them.
+        self._update_ids = itertools.count(first_update_id)
         self._last_update_id = 0
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)

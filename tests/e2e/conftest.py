@@ -23,6 +23,7 @@ ALICE, BOB = 2001, 2002
 WEBHOOK_SECRET = "s3cret-token_for-tests"
 
 RunningBot = Callable[..., AbstractAsyncContextManager[BotApp]]
+RUNTIMES = ["aiogram", "ptb"]
 
 
 def free_port() -> int:
@@ -56,9 +57,15 @@ async def seeded_url(migrated_url: str) -> str:
     return migrated_url
 
 
+@pytest.fixture(params=RUNTIMES, ids=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    """The bot framework this run uses (O2O_RUNTIME): every end-to-end test runs on each."""
+    return str(request.param)
+
+
 @pytest.fixture
-def running_bot(fake: FakeBotApi, seeded_url: str) -> RunningBot:
-    """Start the bot in polling or webhook mode for the duration of an `async with`."""
+def running_bot(fake: FakeBotApi, seeded_url: str, runtime: str) -> RunningBot:
+    """Start the bot on `runtime` in polling or webhook mode for the duration of an `async with`."""
 
     @asynccontextmanager
     async def run(*, webhook: bool = False, **overrides: Any) -> AsyncIterator[BotApp]:
@@ -66,6 +73,7 @@ def running_bot(fake: FakeBotApi, seeded_url: str) -> RunningBot:
             "bot_token": SecretStr(TOKEN),
             "database_url": seeded_url,
             "telegram_api_url": fake.base_url,
+            "runtime": runtime,
             "polling_timeout": 1,
         }
         if webhook:

@@ -1,4 +1,7 @@
-"""`o2o run` as a separate process answers /start from any server speaking the Bot API."""
+"""`o2o run` as a separate process answers /start from any server speaking the Bot API.
+
+Each test runs once per runtime (the `runtime` fixture), chosen through O2O_RUNTIME.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +29,14 @@ async def _run_cli(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subpro
     )
 
 
-def _env(fake: FakeBotApi, tmp_path: Path, **extra: str) -> dict[str, str]:
+def _env(fake: FakeBotApi, tmp_path: Path, runtime: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("O2O_")}
     env |= {
         "O2O_BOT_TOKEN": TOKEN,
         "O2O_TELEGRAM_API_URL": fake.base_url,
         "O2O_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}",
         "O2O_POLLING_TIMEOUT": "1",
+        "O2O_RUNTIME": runtime,
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     return env | extra
@@ -44,8 +48,10 @@ async def _stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
     return process.returncode if process.returncode is not None else -1, stderr.decode()
 
 
-async def test_o2o_run_polls_migrates_and_answers_start(fake: FakeBotApi, tmp_path: Path) -> None:
-    process = await _run_cli(_env(fake, tmp_path), tmp_path)
+async def test_o2o_run_polls_migrates_and_answers_start(
+    fake: FakeBotApi, tmp_path: Path, runtime: str
+) -> None:
+    process = await _run_cli(_env(fake, tmp_path, runtime), tmp_path)
     try:
         fake.send_text(ALICE, "/start")
         messages = await fake.wait_for_messages(ALICE, 1, timeout=30)
@@ -60,12 +66,13 @@ async def test_o2o_run_polls_migrates_and_answers_start(fake: FakeBotApi, tmp_pa
 
 
 async def test_o2o_run_webhook_registers_and_answers_start(
-    fake: FakeBotApi, tmp_path: Path
+    fake: FakeBotApi, tmp_path: Path, runtime: str
 ) -> None:
     port = free_port()
     env = _env(
         fake,
         tmp_path,
+        runtime,
         O2O_WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
         O2O_WEBHOOK_SECRET=WEBHOOK_SECRET,
         O2O_WEBHOOK_PORT=str(port),
@@ -83,9 +90,10 @@ async def test_o2o_run_webhook_registers_and_answers_start(
 
 
 async def test_a_token_the_server_refuses_is_reported_in_one_line(
-    fake: FakeBotApi, tmp_path: Path
+    fake: FakeBotApi, tmp_path: Path, runtime: str
 ) -> None:
-    env = _env(fake, tmp_path, O2O_BOT_TOKEN="999999:WRONG-token-the-fake-does-not-know")
+    wrong = "999999:WRONG-token-the-fake-does-not-know"
+    env = _env(fake, tmp_path, runtime, O2O_BOT_TOKEN=wrong)
     process = await _run_cli(env, tmp_path)
 
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -94,3 +102,4 @@ async def test_a_token_the_server_refuses_is_reported_in_one_line(
     last = stderr.decode().strip().splitlines()[-1]
     assert last.startswith("o2o: error: O2O_BOT_TOKEN: refused by the Bot API at http://127.0.0.1:")
     assert "Traceback" not in stderr.decode()
+    assert wrong not in stderr.decode(), "the token never reaches the output"

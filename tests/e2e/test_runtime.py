@@ -66,7 +66,17 @@ async def test_command_menus_are_registered_per_scope_and_language(
     private_en = fake.commands("all_private_chats", None)
     private_zh = fake.commands("all_private_chats", "zh")
     groups = fake.commands("all_group_chats", None)
-    assert [c["command"] for c in private_en] == ["start", "help", "language"]
+    assert [c["command"] for c in private_en] == [
+        "start",
+        "menu",
+        "cart",
+        "orders",
+        "book",
+        "stores",
+        "search",
+        "language",
+        "help",
+    ]
     assert private_zh[0]["description"] == "重新开始并选择门店"
     assert [c["command"] for c in groups] == ["help"]
 
