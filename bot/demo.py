@@ -56,6 +56,7 @@ class Step:
 ALICE = Person(1001, "Alice", "en")
 WANG = Person(1002, "Wang Fang", "zh-hans")
 BOB = Person(1003, "Bob", "en")
+CHEN = Person(1004, "Chen Jie", "en")
 
 SCENARIOS: dict[Person, tuple[Step, ...]] = {
     # Basics, then a pickup order found by search.
@@ -110,6 +111,19 @@ SCENARIOS: dict[Person, tuple[Step, ...]] = {
         Step(text="+1 415 555 0100"),
         Step(text="Ring twice, please"),
         Step(press="Place order"),
+    ),
+    # A table for four tomorrow evening.
+    CHEN: (
+        Step(text="/start scentral"),
+        Step(press="Book"),
+        Step(press="A table"),
+        Step(press="4"),
+        Step(press="Tomorrow"),
+        Step(press="19:00"),
+        Step(text="+86 137 0013 7000"),
+        Step(text="A birthday, a quiet corner if possible"),
+        Step(press="Confirm booking"),
+        Step(text="/orders"),
     ),
 }
 

@@ -64,6 +64,7 @@ async def test_the_demo_transcript_is_the_same_on_every_runtime(
     assert "🍽 堂食，桌号 12" in transcript, "the table QR code orders dine-in at that table"
     assert "🛵 Delivery to shared location" in transcript
     assert transcript.count("placed. We will tell you") == 2
+    assert "Booking requested." in transcript
     assert "订单 #NNNN 已提交" in transcript
     assert (tmp_path / "aiogram.sqlite3").exists(), "--db keeps the database for inspection"
 
