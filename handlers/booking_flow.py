@@ -18,7 +18,7 @@ import html
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,7 +36,7 @@ from domain.booking import (
     max_party_size,
     parse_party_size,
 )
-from domain.checkout import COMMENT_MAX_LENGTH, clean_comment, normalize_phone
+from domain.checkout import COMMENT_MAX_LENGTH, clean_comment
 from domain.errors import InvalidTransition, ValidationError
 from domain.money import Money
 from domain.ports import DueReminder, ReservationView
@@ -46,11 +46,19 @@ from domain.stores import Store
 from handlers import basics
 from handlers.callbacks import CallbackData
 from handlers.catalog_flow import current_store
+from handlers.contact import CONTACT_REFUSALS, ask_phone, read_phone
 from handlers.i18n import Markup, Translator
 from handlers.inbound import InboundKind
 from handlers.outbound import Button, InlineKeyboard, OutboundCall, send_message
 from handlers.turn import Router, StaleButton, Turn, int_arg, str_arg
-from handlers.views import clock_time, day_and_time, money
+from handlers.views import (
+    clock_time,
+    day_and_time,
+    epoch_minutes,
+    from_epoch_minutes,
+    money,
+    weekday_key,
+)
 
 BOOKING = "booking"
 PARTY_BUTTONS = 8
@@ -59,7 +67,6 @@ DAYS_PER_ROW = 3
 TIMES_SHOWN = 48
 RECENT_BOOKINGS = 5
 TABLE_CHOICE = "t"
-_WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Statuses a customer may still cancel from (before the store's cutoff).
 _CANCELLABLE = frozenset({ReservationStatus.REQUESTED.value, ReservationStatus.CONFIRMED.value})
 _STEP_HINTS = {
@@ -71,11 +78,8 @@ _INVALID = {
     ("party_size", "not_a_number"): "booking.party_not_number",
     ("party_size", "too_small"): "booking.party_too_small",
     ("party_size", "too_large"): "booking.party_too_large",
-    ("phone", "invalid_characters"): "checkout.invalid_phone",
-    ("phone", "length"): "checkout.invalid_phone",
     ("comment", "empty"): "booking.ask_comment",
-    ("comment", "too_long"): "checkout.comment_too_long",
-}
+} | CONTACT_REFUSALS
 
 
 def register(router: Router) -> None:
@@ -111,20 +115,12 @@ class _Offer:
     party_size: int
 
 
-def _minutes(moment: datetime) -> int:
-    return int(moment.timestamp() // 60)
-
-
-def _from_minutes(minutes: int) -> datetime:
-    return datetime.fromtimestamp(minutes * 60, UTC)
-
-
 def _local(moment: datetime, timezone: str) -> datetime:
     return moment.astimezone(ZoneInfo(timezone))
 
 
 def _weekday(translator: Translator, locale: str, day: date) -> str:
-    return translator.t(locale, f"weekday.{_WEEKDAY_KEYS[day.weekday()]}")
+    return translator.t(locale, weekday_key(day))
 
 
 def when_text(
@@ -414,7 +410,7 @@ async def _ask_time(turn: Turn, store: Store, state: dict[str, Any], day: date) 
         return
     await turn.set_state(BOOKING, state | {"step": "time", "day": f"{day:%Y%m%d}"})
     buttons = [
-        turn.button(clock_time(start, store.timezone), "bk_t", _minutes(start))
+        turn.button(clock_time(start, store.timezone), "bk_t", epoch_minutes(start))
         for start in times[:TIMES_SHOWN]
     ]
     rows = [
@@ -432,7 +428,7 @@ async def _ask_time(turn: Turn, store: Store, state: dict[str, Any], day: date) 
 
 async def time_chosen(turn: Turn, data: CallbackData) -> None:
     """A start time; one that passed or filled up meanwhile is refused with fresh times."""
-    start = _from_minutes(int_arg(data, 0))
+    start = from_epoch_minutes(int_arg(data, 0))
     store, state = await _flow(turn, data, "time")
     offer = await _offer(turn, store, state)
     if offer is None:
@@ -443,7 +439,7 @@ async def time_chosen(turn: Turn, data: CallbackData) -> None:
         turn.toast(_refusal(turn, start), alert=True)
         await _ask_time(turn, store, state, day)
         return
-    await _ask_phone(turn, state | {"start": _minutes(start), "day": f"{day:%Y%m%d}"})
+    await _ask_phone(turn, state | {"start": epoch_minutes(start), "day": f"{day:%Y%m%d}"})
 
 
 async def _still_open(turn: Turn, store: Store, offer: _Offer, start: datetime) -> bool:
@@ -460,16 +456,8 @@ def _refusal(turn: Turn, start: datetime) -> str:
 
 
 async def _ask_phone(turn: Turn, state: dict[str, Any]) -> None:
-    customer = turn.require_customer()
     await turn.set_state(BOOKING, state | {"step": "phone"})
-    keyboard_rows = [[{"text": turn.t("button.share_phone"), "request_contact": True}]]
-    if customer.phone:
-        keyboard_rows.append([{"text": customer.phone}])
-    turn.toast()
-    turn.say(
-        turn.t("checkout.ask_phone"),
-        {"keyboard": keyboard_rows, "resize_keyboard": True, "one_time_keyboard": True},
-    )
+    ask_phone(turn)
 
 
 async def typed(turn: Turn) -> None:
@@ -503,19 +491,9 @@ async def typed(turn: Turn) -> None:
 
 
 async def _phone(turn: Turn, state: dict[str, Any]) -> None:
-    inbound = turn.inbound
-    customer = turn.require_customer()
-    if inbound.kind is InboundKind.CONTACT:
-        if inbound.contact_user_id not in (None, turn.user_id):
-            turn.say(turn.t("checkout.own_phone"))
-            return
-        phone = normalize_phone(inbound.phone_number or "")
-    else:
-        phone = normalize_phone(inbound.text or "")
-    if customer.phone != phone:
-        customer.phone = phone
-        await turn.uow.customers.save(customer, turn.now)
-    turn.say(turn.t("checkout.phone_noted"), {"remove_keyboard": True})
+    phone = await read_phone(turn)
+    if phone is None:
+        return
     await turn.set_state(BOOKING, state | {"phone": phone, "step": "comment"})
     turn.say(
         turn.t("booking.ask_comment"),
@@ -546,7 +524,7 @@ async def _summary(turn: Turn, store: Store, state: dict[str, Any]) -> None:
 
 
 def _summary_text(turn: Turn, store: Store, offer: _Offer, state: dict[str, Any]) -> str:
-    start = _from_minutes(int(state["start"]))
+    start = from_epoch_minutes(int(state["start"]))
     lines = [turn.t("booking.summary_title", store=store.name)]
     if offer.service is not None:
         lines.append(turn.t("booking.service_line", name=offer.service.title(turn.locale)))
@@ -586,7 +564,7 @@ async def confirm(turn: Turn, data: CallbackData) -> None:
     if offer is None:
         await _gone(turn)
         return
-    start = _from_minutes(int(state["start"]))
+    start = from_epoch_minutes(int(state["start"]))
     day = _local(start, store.timezone).date()
     if not await _still_open(turn, store, offer, start):
         turn.toast(_refusal(turn, start), alert=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from domain.cart import Cart
@@ -18,7 +18,6 @@ from domain.checkout import (
     clean_address,
     clean_comment,
     clean_table,
-    normalize_phone,
     price_cart,
 )
 from domain.errors import ValidationError
@@ -30,11 +29,12 @@ from domain.stores import Store
 from handlers import cart_flow
 from handlers.callbacks import CallbackData
 from handlers.catalog_flow import cart_at, current_store
+from handlers.contact import CONTACT_REFUSALS, ask_phone, read_phone
 from handlers.inbound import InboundKind
 from handlers.outbound import InlineKeyboard, OutboundCall, send_message
 from handlers.stores_flow import is_taking_orders, store_status
 from handlers.turn import Router, StaleButton, Turn, int_arg, str_arg
-from handlers.views import clock_time, money
+from handlers.views import clock_time, epoch_minutes, from_epoch_minutes, money
 
 CHECKOUT = "checkout"
 ASAP = 0
@@ -50,11 +50,8 @@ _STEP_HINTS = {
     "phone": "checkout.ask_phone",
     "comment": "checkout.ask_comment",
 }
-_INVALID = {
-    ("phone", "invalid_characters"): "checkout.invalid_phone",
-    ("phone", "length"): "checkout.invalid_phone",
+_INVALID = CONTACT_REFUSALS | {
     ("comment", "empty"): "checkout.ask_comment",
-    ("comment", "too_long"): "checkout.comment_too_long",
     ("address", "too_short"): "checkout.address_too_short",
     ("address", "too_long"): "checkout.address_too_long",
     ("table", "invalid"): "checkout.table_invalid",
@@ -216,19 +213,11 @@ async def _ask_slot(turn: Turn, store: Store, state: dict[str, Any]) -> None:
     asap = turn.t("checkout.asap", minutes=store.settings.prep_minutes)
     rows = [[turn.button(asap, "slot", ASAP)]]
     buttons = [
-        turn.button(clock_time(slot, store.timezone), "slot", _minutes(slot)) for slot in slots
+        turn.button(clock_time(slot, store.timezone), "slot", epoch_minutes(slot)) for slot in slots
     ]
     rows += [buttons[index : index + 3] for index in range(0, len(buttons), 3)]
     rows.append([turn.button(turn.t("button.cancel"), "co_x")])
     turn.show(turn.t("checkout.ask_slot"), InlineKeyboard(rows))
-
-
-def _minutes(moment: datetime) -> int:
-    return int(moment.timestamp() // 60)
-
-
-def _from_minutes(minutes: int) -> datetime:
-    return datetime.fromtimestamp(minutes * 60, UTC)
 
 
 async def slot_chosen(turn: Turn, data: CallbackData) -> None:
@@ -240,7 +229,7 @@ async def slot_chosen(turn: Turn, data: CallbackData) -> None:
         raise StaleButton(data.action)
     if chosen != ASAP:
         slots = await _available_slots(turn, store)
-        if _from_minutes(chosen) not in slots:
+        if from_epoch_minutes(chosen) not in slots:
             turn.toast(turn.t("checkout.slot_taken"), alert=True)
             await _ask_slot(turn, store, state)
             return
@@ -248,16 +237,8 @@ async def slot_chosen(turn: Turn, data: CallbackData) -> None:
 
 
 async def _ask_phone(turn: Turn, state: dict[str, Any]) -> None:
-    customer = turn.require_customer()
     await turn.set_state(CHECKOUT, state | {"step": "phone"})
-    keyboard_rows = [[{"text": turn.t("button.share_phone"), "request_contact": True}]]
-    if customer.phone:
-        keyboard_rows.append([{"text": customer.phone}])
-    turn.toast()
-    turn.say(
-        turn.t("checkout.ask_phone"),
-        {"keyboard": keyboard_rows, "resize_keyboard": True, "one_time_keyboard": True},
-    )
+    ask_phone(turn)
 
 
 async def typed(turn: Turn) -> None:
@@ -314,20 +295,9 @@ async def _delivery_location(turn: Turn, store: Store, state: dict[str, Any]) ->
 
 
 async def _phone(turn: Turn, state: dict[str, Any]) -> None:
-    inbound = turn.inbound
-    customer = turn.require_customer()
-    if inbound.kind is InboundKind.CONTACT:
-        if inbound.contact_user_id not in (None, turn.user_id):
-            turn.say(turn.t("checkout.own_phone"))
-            return
-        phone = normalize_phone(inbound.phone_number or "")
-    else:
-        phone = normalize_phone(inbound.text or "")
-    if customer.phone != phone:
-        customer.phone = phone
-        await turn.uow.customers.save(customer, turn.now)
-    turn.say(turn.t("checkout.phone_noted"), {"remove_keyboard": True})
-    await _ask_comment(turn, state | {"phone": phone})
+    phone = await read_phone(turn)
+    if phone is not None:
+        await _ask_comment(turn, state | {"phone": phone})
 
 
 async def _ask_comment(turn: Turn, state: dict[str, Any]) -> None:
@@ -401,7 +371,7 @@ def _fulfilment_line(turn: Turn, store: Store, state: dict[str, Any]) -> str:
         when = (
             turn.t("checkout.asap", minutes=store.settings.prep_minutes)
             if slot == ASAP
-            else clock_time(_from_minutes(slot), store.timezone)
+            else clock_time(from_epoch_minutes(slot), store.timezone)
         )
         return turn.t("checkout.pickup_line", when=when)
     if kind == "delivery":
@@ -462,7 +432,7 @@ def _new_order(turn: Turn, ready: _Ready, charge_id: str | None = None) -> NewOr
         fulfilment=str(state["fulfilment"]),
         quote=ready.quote,
         placed_at=turn.now,
-        slot_start=_from_minutes(slot) if slot != ASAP else None,
+        slot_start=from_epoch_minutes(slot) if slot != ASAP else None,
         table_label=state.get("table"),
         delivery_address=state.get("address"),
         delivery_latitude=state.get("lat"),

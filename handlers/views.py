@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from domain.cart import Cart
@@ -25,6 +25,21 @@ def money(amount: Money) -> Markup:
     return Markup(f"-{symbol}{text[1:]}" if text.startswith("-") else f"{symbol}{text}")
 
 
+def epoch_minutes(moment: datetime) -> int:
+    """A moment as whole minutes since the epoch: compact in button data."""
+    return int(moment.timestamp() // 60)
+
+
+def from_epoch_minutes(minutes: int) -> datetime:
+    """The UTC moment `epoch_minutes` encoded."""
+    return datetime.fromtimestamp(minutes * 60, UTC)
+
+
+def weekday_key(day: date) -> str:
+    """The catalog key of a date's weekday name."""
+    return f"weekday.{_WEEKDAY_KEYS[day.weekday()]}"
+
+
 def local(moment: datetime, timezone: str) -> datetime:
     """A UTC moment in the store's timezone."""
     return moment.astimezone(ZoneInfo(timezone))
@@ -41,7 +56,7 @@ def day_and_time(turn: Turn, moment: datetime, timezone: str) -> Markup:
     today = local(turn.now, timezone).date()
     if at.date() == today:
         return Markup(at.strftime("%H:%M"))
-    weekday = turn.t(f"weekday.{_WEEKDAY_KEYS[at.weekday()]}")
+    weekday = turn.t(weekday_key(at.date()))
     if (at.date() - today).days > 6:
         return Markup(f"{at:%Y-%m-%d} {weekday} {at:%H:%M}")
     return Markup(f"{weekday} {at:%H:%M}")
