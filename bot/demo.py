@@ -13,10 +13,12 @@ from typing import Any
 
 import aiohttp
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from bot.app import BotApp
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
+from bot.db.models import OutboxMessage
 from bot.fakeapi.server import FakeBotApi, format_transcript
 from bot.seed import seed_demo_data
 from bot.sender import SendLimits
@@ -155,10 +157,8 @@ async def _reactions(control: ControlClient, chat_id: int) -> int:
     return sum(1 for call in calls if call.get("chat_id") == chat_id)
 
 
-async def play(
-    control: ControlClient, person: Person, steps: Sequence[Step], quiet: float = 1.2
-) -> None:
-    """Run one person's steps in order, each waiting for the bot's reaction before the next."""
+async def play(control: ControlClient, person: Person, steps: Sequence[Step], bot: BotApp) -> None:
+    """Run one person's steps in order; each waits until the bot has sent all it will."""
     chat_id = person.user_id
     for number, step in enumerate(steps, start=1):
         before = await _reactions(control, chat_id)
@@ -176,27 +176,27 @@ async def play(
             latitude, longitude = step.location
             await control("send_location", user_id=chat_id, latitude=latitude, longitude=longitude)
         deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
-        # Every press is answered and every message gets a reply in its chat.
+        # Every press is answered and every message gets a reply in its chat; once that is
+        # seen, the update's transaction has committed, so its outbox rows are all there.
         while not (
             await control("callback_answers", callback_query_id=query_id)
             if query_id is not None
             else await _reactions(control, chat_id) > before
-        ):
+        ) or await _unsent(bot, chat_id):
             if asyncio.get_running_loop().time() > deadline:
                 raise StepFailed(f"{person.name}, step {number} ({step.describe()!r}) got no reply")
             await asyncio.sleep(0.05)
-        await _settle(control, chat_id, quiet)
 
 
-async def _settle(control: ControlClient, chat_id: int, quiet: float) -> None:
-    """Wait until this chat's replies stop arriving (other chats may still be busy)."""
-    last = await _reactions(control, chat_id)
-    quiet_since = asyncio.get_running_loop().time()
-    while asyncio.get_running_loop().time() - quiet_since < quiet:
-        await asyncio.sleep(0.1)
-        now = await _reactions(control, chat_id)
-        if now != last:
-            last, quiet_since = now, asyncio.get_running_loop().time()
+async def _unsent(bot: BotApp, chat_id: int) -> bool:
+    """Whether the bot still has calls for this chat in its outbox."""
+    async with bot.sessionmaker() as session:
+        pending = await session.scalar(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == "pending")
+            .limit(1)
+        )
+    return pending is not None
 
 
 async def _find_button(control: ControlClient, chat_id: int, label: str) -> tuple[int, str]:
@@ -274,7 +274,6 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
         global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
     )
     app = BotApp(settings, clock=clock, send_limits=None if realistic else unthrottled)
-    quiet = 1.2 if realistic else 0.5
     polling: asyncio.Task[None] | None = None
     failure: str | None = None
     try:
@@ -292,7 +291,7 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
             await control("wait_for_calls", method="deleteWebhook", count=1, timeout=STEP_TIMEOUT)
             # Customers act at the same time, each in their own chat, as in a real shop.
             results = await asyncio.gather(
-                *(play(control, person, steps, quiet) for person, steps in SCENARIOS.items()),
+                *(play(control, person, steps, app) for person, steps in SCENARIOS.items()),
                 return_exceptions=True,
             )
             failures = [str(result) for result in results if isinstance(result, BaseException)]

@@ -487,7 +487,8 @@ async def typed(turn: Turn) -> None:
         if exc.field == "party_size":
             largest = max_party_size(await turn.uow.reservations.tables(store.id))
         key = _INVALID.get((exc.field, exc.reason), "error.not_expected")
-        turn.say(turn.t(key, limit=COMMENT_MAX_LENGTH, length=len(text), max=largest))
+        keyboard = _comment_keyboard(turn) if step == "comment" else None
+        turn.say(turn.t(key, limit=COMMENT_MAX_LENGTH, length=len(text), max=largest), keyboard)
 
 
 async def _phone(turn: Turn, state: dict[str, Any]) -> None:
@@ -495,10 +496,11 @@ async def _phone(turn: Turn, state: dict[str, Any]) -> None:
     if phone is None:
         return
     await turn.set_state(BOOKING, state | {"phone": phone, "step": "comment"})
-    turn.say(
-        turn.t("booking.ask_comment"),
-        InlineKeyboard([[turn.button(turn.t("button.skip"), "bk_s")], _cancel_row(turn)]),
-    )
+    turn.say(turn.t("booking.ask_comment"), _comment_keyboard(turn))
+
+
+def _comment_keyboard(turn: Turn) -> InlineKeyboard:
+    return InlineKeyboard([[turn.button(turn.t("button.skip"), "bk_s")], _cancel_row(turn)])
 
 
 async def comment_skipped(turn: Turn, data: CallbackData) -> None:

@@ -269,7 +269,9 @@ async def typed(turn: Turn) -> None:
             turn.say(turn.t(_STEP_HINTS.get(str(step), "error.not_expected")))
     except ValidationError as exc:
         key = _INVALID.get((exc.field, exc.reason), "error.not_expected")
-        turn.say(turn.t(key, limit=COMMENT_MAX_LENGTH, length=len(text)))
+        # The note step keeps its Skip button on the refusal, so skipping stays one tap away.
+        keyboard = _skip_keyboard(turn) if step == "comment" else None
+        turn.say(turn.t(key, limit=COMMENT_MAX_LENGTH, length=len(text)), keyboard)
 
 
 async def _delivery_location(turn: Turn, store: Store, state: dict[str, Any]) -> None:
@@ -303,10 +305,11 @@ async def _phone(turn: Turn, state: dict[str, Any]) -> None:
 async def _ask_comment(turn: Turn, state: dict[str, Any]) -> None:
     await turn.set_state(CHECKOUT, state | {"step": "comment"})
     turn.toast()
-    turn.say(
-        turn.t("checkout.ask_comment"),
-        InlineKeyboard([[turn.button(turn.t("button.skip"), "skip")]]),
-    )
+    turn.say(turn.t("checkout.ask_comment"), _skip_keyboard(turn))
+
+
+def _skip_keyboard(turn: Turn) -> InlineKeyboard:
+    return InlineKeyboard([[turn.button(turn.t("button.skip"), "skip")]])
 
 
 async def comment_skipped(turn: Turn, data: CallbackData) -> None:

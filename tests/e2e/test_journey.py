@@ -305,3 +305,79 @@ async def test_the_cart_survives_a_restart(seeded_url: str, runtime: str) -> Non
         await second.me.send("/cart")
 
         assert "1 × Croissant — ¥15.00" in second.me.last_text
+
+
+async def test_a_long_category_is_paged_and_sold_out_items_cannot_be_added(shop: Shop) -> None:
+    me = shop.me
+    async with shop.app.sessionmaker() as session, session.begin():
+        coffee = await session.scalar(
+            select(models.Category.id).where(models.Category.code == "coffee")
+        )
+        store = await session.scalar(select(models.Store.id).where(models.Store.code == "central"))
+        for index in range(5):
+            product = models.Product(
+                sku=f"extra-{index}",
+                name=f"Zebra blend {index}",
+                category_id=coffee,
+                price_minor=2000,
+                currency="CNY",
+                created_at=OPEN_TIME,
+            )
+            session.add(product)
+            await session.flush()
+            session.add(models.StoreProduct(store_id=store, product_id=product.id, stock=None))
+    await me.send("/start scentral")
+    await me.send("/menu")
+    await me.press("Coffee")
+    assert "1/2" in me.buttons()
+    await me.press("▶")
+    assert "2/2" in me.buttons()
+    assert any(label.startswith("Zebra blend") for label in me.buttons())
+
+    await me.send("/search pain au chocolat")
+    assert "Pain au chocolat · sold out" in me.buttons()
+    await me.press("Pain au chocolat")
+    assert "Sold out for now." in me.last_text
+    assert "➕" not in me.buttons()
+
+
+async def test_a_price_change_before_placing_shows_the_new_total(shop: Shop) -> None:
+    me = shop.me
+    await _fill_cart_with_lattes(shop, count=1)
+    await me.press("🛒")
+    await me.press("Checkout")
+    await me.press("Pickup")
+    await me.press("As soon as possible")
+    await me.send("+8613800138000")
+    await me.press("Skip")
+    await shop.execute(
+        update(models.Product).where(models.Product.sku == "latte").values(price_minor=3000)
+    )
+
+    answer = await me.press("Place order")
+
+    assert me.toast(answer) == "Prices changed meanwhile; please check the new total."
+    assert "Total: ¥30.00" in me.last_text
+    assert await shop.orders() == []
+    await me.press("Place order")
+    [order] = await shop.orders()
+    assert order.total_minor == 3000
+
+
+async def test_dine_in_without_a_qr_code_asks_for_a_known_table(shop: Shop) -> None:
+    me = shop.me
+    await _fill_cart_with_lattes(shop, count=1)
+    await me.press("🛒")
+    await me.press("Checkout")
+    await me.press("Dine-in")
+    assert me.last_text == "Which table are you at? Type the table number."
+    await me.send("99")
+    assert "There is no such table here" in me.last_text
+    await me.send("table #five")
+    assert "Please type just the table number" in me.last_text
+    await me.send("#5")
+    await me.send("+8613800138000")
+    await me.send("   ")
+    assert "Anything the store should know" in me.last_text, "a blank note is asked again"
+    await me.press("Skip")
+    assert "Dine-in at table 5" in me.last_text
