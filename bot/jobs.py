@@ -72,7 +72,23 @@ async def send_reservation_reminders(ctx: JobContext) -> int:
     return len(calls)
 
 
-JOBS: tuple[tuple[str, Job], ...] = (("reservation_reminders", send_reservation_reminders),)
+# Telegram redelivers an update for at most 24 hours, and after a week without updates it may
+# start update ids afresh, so old ids must not linger in the dedupe set.
+INBOX_RETENTION = timedelta(days=3)
+
+
+async def prune_inbox(ctx: JobContext) -> int:
+    """Drop inbox entries older than INBOX_RETENTION (no messages to send)."""
+    pruned = await ctx.uow.prune_inbox(ctx.now - INBOX_RETENTION)
+    if pruned:
+        log.info("inbox pruned", extra={"entries": pruned})
+    return 0
+
+
+JOBS: tuple[tuple[str, Job], ...] = (
+    ("reservation_reminders", send_reservation_reminders),
+    ("inbox_pruning", prune_inbox),
+)
 
 
 class JobRunner:

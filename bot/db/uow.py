@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +52,13 @@ class SqlUnitOfWork:
         )
         result = await self.session.execute(statement)
         return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def prune_inbox(self, received_before: datetime) -> int:
+        """Forget update ids received before the cut-off; returns how many went."""
+        result = await self.session.execute(
+            delete(models.InboxEntry).where(models.InboxEntry.received_at < received_before)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def enqueue(
         self, calls: Sequence[OutboundCall], now: datetime, source_update_id: int | None = None
