@@ -10,6 +10,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
+from bot.db.commerce import add_status_event
 from domain.booking import (
     HOLDING_STATUSES,
     REMINDABLE_STATUSES,
@@ -252,17 +253,7 @@ class SqlReservationRepository:
         )
         if result.rowcount != 1:
             return False
-        self.session.add(
-            models.OrderEvent(
-                reservation_id=reservation.id,
-                from_status=change.from_status,
-                to_status=change.to_status,
-                actor=change.actor,
-                note=change.note,
-                at=change.at,
-            )
-        )
-        await self.session.flush()
+        await add_status_event(self.session, change, reservation_id=reservation.id)
         return True
 
     async def due_reminders(

@@ -26,6 +26,28 @@ from domain.ports import OrderLineView, OrderView, PaymentRecord
 _OPEN_STATUSES = [status.value for status in OrderStatus if status not in TERMINAL_ORDER_STATUSES]
 
 
+async def add_status_event(
+    session: AsyncSession,
+    change: StatusChange,
+    *,
+    order_id: int | None = None,
+    reservation_id: int | None = None,
+) -> None:
+    """Append a transition to order_events (the audit trail of orders and reservations)."""
+    session.add(
+        models.OrderEvent(
+            order_id=order_id,
+            reservation_id=reservation_id,
+            from_status=change.from_status,
+            to_status=change.to_status,
+            actor=change.actor,
+            note=change.note,
+            at=change.at,
+        )
+    )
+    await session.flush()
+
+
 class SqlCatalogRepository:
     """Products joined with their per-store availability, stock and price override."""
 
@@ -378,17 +400,7 @@ class SqlOrderRepository:
         )
         if result.rowcount != 1:
             return False
-        self.session.add(
-            models.OrderEvent(
-                order_id=order.id,
-                from_status=change.from_status,
-                to_status=change.to_status,
-                actor=change.actor,
-                note=change.note,
-                at=change.at,
-            )
-        )
-        await self.session.flush()
+        await add_status_event(self.session, change, order_id=order.id)
         return True
 
     async def release_stock(self, order_id: int) -> None:
