@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.jobs import JobRunner
+from bot.membership import GroupAdmins
 from bot.pipeline import UpdatePipeline
 from bot.sender import OutboxSender, SendLimits
 from bot.settings import Settings
@@ -127,7 +128,13 @@ class BotApp:
             self.translator,
             CallbackCodec(self.settings.callback_key()),
         )
-        self.pipeline = UpdatePipeline(self.sessionmaker, core, self.clock, self.sender.wake)
+        self.pipeline = UpdatePipeline(
+            self.sessionmaker,
+            core,
+            self.clock,
+            self.sender.wake,
+            group_admins=GroupAdmins(self.runtime.transport).is_admin,
+        )
         for call in command_menu_calls(self.translator):
             try:
                 await self.runtime.transport.call(call.method, call.params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -13,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.uow import SqlUnitOfWork
 from domain.clock import Clock
 from handlers.core import ConversationCore
-from handlers.inbound import Inbound, parse_update
+from handlers.inbound import Inbound, InboundKind, parse_update
 from handlers.outbound import send_message
+from handlers.turn import TurnFacts
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,13 @@ class UpdatePipeline:
         core: ConversationCore,
         clock: Clock,
         on_commit: Callable[[], None] = lambda: None,
+        group_admins: Callable[[int, int], Awaitable[bool]] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.core = core
         self.clock = clock
         self.on_commit = on_commit
+        self.group_admins = group_admins
 
     async def process(self, raw: Mapping[str, Any]) -> Outcome:
         """Handle one raw update; a redelivered update id changes nothing.
@@ -73,13 +76,27 @@ class UpdatePipeline:
         )
         return outcome
 
+    async def _facts(self, inbound: Inbound) -> TurnFacts:
+        """What must be asked of Telegram before the transaction (never while holding it)."""
+        chat, user = inbound.chat, inbound.user
+        if (
+            self.group_admins is None
+            or chat is None
+            or user is None
+            or chat.is_private
+            or inbound.kind not in (InboundKind.CALLBACK, InboundKind.COMMAND)
+        ):
+            return TurnFacts()
+        return TurnFacts(chat_admin=await self.group_admins(chat.id, user.id))
+
     async def _apply(self, inbound: Inbound) -> Outcome:
+        facts = await self._facts(inbound)
         now = self.clock.now()
         async with self.sessionmaker() as session, session.begin():
             uow = SqlUnitOfWork(session)
             if not await uow.record_update(inbound.update_id, inbound.kind.value, now):
                 return Outcome.DUPLICATE
-            calls = await self.core.handle(inbound, uow, now)
+            calls = await self.core.handle(inbound, uow, now, facts)
             uow.enqueue(calls, now, inbound.update_id)
         return Outcome.HANDLED
 

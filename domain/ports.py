@@ -53,6 +53,7 @@ class OrderView:
     ready_by: datetime | None = None
     pickup_code: str | None = None
     reject_reason: str | None = None
+    payment_method: str = "at_store"
     version: int = 0
 
 
@@ -102,6 +103,10 @@ class CustomerRepository(Protocol):
         """The customer with this Telegram id, if known."""
         ...
 
+    async def get(self, customer_id: int) -> Customer | None:
+        """The customer with this internal id, if any."""
+        ...
+
     async def add(self, customer: Customer, now: datetime) -> Customer:
         """Insert a new customer and return it with its id."""
         ...
@@ -128,6 +133,18 @@ class StoreRepository(Protocol):
 
     async def table_labels(self, store_id: int) -> Sequence[str]:
         """Labels of the store's active tables."""
+        ...
+
+    async def by_staff_chat(self, chat_id: int) -> Store | None:
+        """The store whose staff work in this group, if any."""
+        ...
+
+    async def bind_staff_chat(self, store_id: int, chat_id: int | None) -> None:
+        """Make `chat_id` the store's staff group (None unbinds); a group serves one store."""
+        ...
+
+    async def is_staff(self, store_id: int, telegram_id: int) -> bool:
+        """Whether someone was registered as staff of the store (besides group admins)."""
         ...
 
 

@@ -97,6 +97,7 @@ class Store:
     opening_hours: Mapping[str, Sequence[Sequence[str]]] = field(default_factory=dict)
     currency: str = "USD"
     staff_chat_id: int | None = None
+    manager_telegram_id: int | None = None
     paused: bool = False
     settings: StoreSettings = field(default_factory=StoreSettings)
     id: int | None = None

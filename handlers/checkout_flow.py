@@ -26,7 +26,7 @@ from domain.money import Money
 from domain.ports import OrderView, PaymentRecord
 from domain.schedule import OpeningHours, pickup_slots
 from domain.stores import Store
-from handlers import cart_flow
+from handlers import cart_flow, staff_flow
 from handlers.callbacks import CallbackData
 from handlers.catalog_flow import cart_at, current_store
 from handlers.contact import CONTACT_REFUSALS, ask_phone, read_phone
@@ -458,6 +458,9 @@ async def _placed(turn: Turn, ready: _Ready, order: OrderView) -> None:
     ready.cart.clear()
     await turn.uow.carts.save(ready.cart, turn.now)
     await turn.clear_state()
+    card = staff_flow.new_order_card(turn, order, ready.store)
+    if card is not None:
+        turn.replies.append(card)
     turn.toast(turn.t("checkout.placed_toast", number=order.number))
     placed = turn.t("checkout.placed", number=order.number)
     keyboard = InlineKeyboard([[turn.button(turn.t("button.orders"), "orders")]])

@@ -14,13 +14,14 @@ from handlers import (
     catalog_flow,
     checkout_flow,
     orders_flow,
+    staff_flow,
     stores_flow,
 )
 from handlers.callbacks import CallbackCodec, CallbackDataError
 from handlers.i18n import Translator, normalize_locale
 from handlers.inbound import Inbound, InboundKind
 from handlers.outbound import OutboundCall
-from handlers.turn import CoreConfig, Router, StaleButton, Turn
+from handlers.turn import CoreConfig, Router, StaleButton, Turn, TurnFacts
 
 __all__ = ["ConversationCore", "CoreConfig"]
 
@@ -38,6 +39,7 @@ def build_router() -> Router:
         checkout_flow,
         orders_flow,
         booking_flow,
+        staff_flow,
     ):
         feature.register(router)
     return router
@@ -52,7 +54,9 @@ class ConversationCore:
         self.codec = codec
         self.router = build_router()
 
-    async def handle(self, inbound: Inbound, uow: UnitOfWork, now: datetime) -> list[OutboundCall]:
+    async def handle(
+        self, inbound: Inbound, uow: UnitOfWork, now: datetime, facts: TurnFacts | None = None
+    ) -> list[OutboundCall]:
         """Apply one update and return the Bot API calls it causes, to be written to the outbox."""
         if inbound.chat is None or inbound.user is None or inbound.user.is_bot:
             return []
@@ -64,6 +68,7 @@ class ConversationCore:
             translator=self.translator,
             codec=self.codec,
             config=self.config,
+            facts=facts or TurnFacts(),
         )
         if inbound.chat.is_private:
             turn.customer = await self._customer(turn)

@@ -33,6 +33,13 @@ class CoreConfig:
     payments: bool = False  # Telegram Payments on (O2O_PAYMENT_PROVIDER_TOKEN set)
 
 
+@dataclass(frozen=True, slots=True)
+class TurnFacts:
+    """Facts about the update fetched from Telegram before its transaction began."""
+
+    chat_admin: bool = False  # the sender administers the group the update came from
+
+
 _UNLOADED = ConversationState("__unloaded__")
 
 
@@ -68,6 +75,7 @@ class Turn:
     codec: CallbackCodec
     config: CoreConfig
     customer: Customer | None = None
+    facts: TurnFacts = field(default_factory=TurnFacts)
     replies: list[OutboundCall] = field(default_factory=list)
     answered: bool = False
     _state: ConversationState | None = field(default_factory=lambda: _UNLOADED)

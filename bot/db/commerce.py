@@ -449,6 +449,7 @@ def _view(row: models.Order, lines: tuple[OrderLineView, ...]) -> OrderView:
         ready_by=row.ready_by,
         pickup_code=row.pickup_code,
         reject_reason=row.reject_reason,
+        payment_method=row.payment_method,
         version=row.version,
     )
 

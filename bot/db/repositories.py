@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
@@ -46,6 +46,7 @@ def store_from_row(row: models.Store) -> Store:
         opening_hours=dict(row.opening_hours or {}),
         currency=row.currency,
         staff_chat_id=row.staff_chat_id,
+        manager_telegram_id=row.manager_telegram_id,
         paused=row.paused,
         settings=StoreSettings.from_json(row.settings),
     )
@@ -56,6 +57,11 @@ class SqlCustomerRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def get(self, customer_id: int) -> Customer | None:
+        """The customer with this internal id, if any."""
+        row = await self.session.get(models.Customer, customer_id)
+        return customer_from_row(row) if row else None
 
     async def get_by_telegram_id(self, telegram_id: int) -> Customer | None:
         """The customer with this Telegram id, if known."""
@@ -123,6 +129,35 @@ class SqlStoreRepository:
         """Every store, by name."""
         result = await self.session.execute(select(models.Store).order_by(models.Store.name))
         return [store_from_row(row) for row in result.scalars()]
+
+    async def by_staff_chat(self, chat_id: int) -> Store | None:
+        """The store whose staff work in this group, if any."""
+        row = await self.session.scalar(
+            select(models.Store).where(models.Store.staff_chat_id == chat_id)
+        )
+        return store_from_row(row) if row else None
+
+    async def bind_staff_chat(self, store_id: int, chat_id: int | None) -> None:
+        """Make `chat_id` the store's staff group (None unbinds); a group serves one store."""
+        if chat_id is not None:
+            await self.session.execute(
+                update(models.Store)
+                .where(models.Store.staff_chat_id == chat_id, models.Store.id != store_id)
+                .values(staff_chat_id=None)
+            )
+        await self.session.execute(
+            update(models.Store).where(models.Store.id == store_id).values(staff_chat_id=chat_id)
+        )
+
+    async def is_staff(self, store_id: int, telegram_id: int) -> bool:
+        """Whether someone was registered as staff of the store (besides group admins)."""
+        found = await self.session.scalar(
+            select(models.StaffMember.id).where(
+                models.StaffMember.store_id == store_id,
+                models.StaffMember.telegram_id == telegram_id,
+            )
+        )
+        return found is not None
 
     async def table_labels(self, store_id: int) -> Sequence[str]:
         """Labels of the store's active tables."""

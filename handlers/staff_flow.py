@@ -1,0 +1,323 @@
+"""The store's staff group: binding, order cards, and accept / reject / ready / complete / cancel.
+
+Every press is re-authorized: the group must be the order's store's staff chat, and the presser
+a group administrator (asked of Telegram before the transaction, see TurnFacts), a registered
+staff member, or one of the bot's admins. Transitions are compare-and-set, so of two people
+pressing at once exactly one moves the order and the other is told.
+"""
+
+from __future__ import annotations
+
+import html
+import random
+from collections.abc import Callable
+
+from domain.errors import InvalidTransition
+from domain.orders import Order, RejectReason, StatusChange, generate_pickup_code
+from domain.ports import OrderView
+from domain.stores import Store
+from handlers.callbacks import CallbackData
+from handlers.outbound import Button, InlineKeyboard, OutboundCall, send_message
+from handlers.turn import Router, StaleButton, Turn, int_arg, str_arg
+from handlers.views import clock_time, money
+
+ETA_CHOICES = (10, 20, 30)
+_PICKUP_CODES = random.SystemRandom()
+
+
+def register(router: Router) -> None:
+    """Add this module's handlers to the routing table."""
+    router.group_commands |= {"bind": bind, "unbind": unbind}
+    router.callbacks |= {
+        "sa": accept,
+        "sr": reject_reasons,
+        "srr": reject,
+        "sy": ready,
+        "sc": complete,
+        "sx": cancel,
+        "sk": back_to_card,
+    }
+
+
+def card_ref(order_id: int) -> str:
+    """The outbox ref naming an order's card in the staff group."""
+    return f"order:{order_id}:card"
+
+
+def card_text(turn: Turn, order: OrderView, store: Store, customer_name: str) -> str:
+    """The order card: number, lines, total, fulfilment, customer, note, status."""
+    t = _staff_t(turn)
+    lines = [t("staff.card_title", number=order.number, store=store.name)]
+    lines += [f"{line.quantity} × {html.escape(line.name)}" for line in order.lines]
+    lines.append(t("checkout.total", amount=money(order.total)))
+    if order.fulfilment == "pickup":
+        when = clock_time(order.slot_start, store.timezone) if order.slot_start else t("staff.asap")
+        lines.append(t("checkout.pickup_line", when=when))
+    elif order.fulfilment == "delivery":
+        lines.append(t("checkout.delivery_line", address=order.delivery_address or ""))
+    else:
+        lines.append(t("checkout.dine_in_line", table=order.table_label or ""))
+    lines.append(t("staff.customer", name=customer_name, phone=order.contact_phone or "-"))
+    if order.comment:
+        lines.append(t("checkout.comment_line", comment=order.comment))
+    lines.append(t(f"staff.status.{order.status}", code=order.pickup_code or ""))
+    return "\n".join(lines)
+
+
+def card_keyboard(turn: Turn, order: OrderView) -> InlineKeyboard | None:
+    """The buttons for the next steps of an order, or None once it is finished."""
+    t = _staff_t(turn)
+    rows: list[list[Button]] = []
+    if order.status == "placed":
+        rows.append(
+            [
+                turn.button(t("staff.accept", minutes=minutes), "sa", order.id, minutes)
+                for minutes in ETA_CHOICES
+            ]
+        )
+        rows.append([turn.button(t("staff.reject"), "sr", order.id)])
+    elif order.status == "accepted":
+        rows.append(
+            [
+                turn.button(t("staff.ready"), "sy", order.id),
+                turn.button(t("staff.cancel"), "sx", order.id),
+            ]
+        )
+    elif order.status == "ready":
+        rows.append([turn.button(t("staff.complete"), "sc", order.id)])
+    return InlineKeyboard(rows) if rows else None
+
+
+def new_order_card(turn: Turn, order: OrderView, store: Store) -> OutboundCall | None:
+    """The card announcing a placed order in the store's group (None if no group is bound)."""
+    if store.staff_chat_id is None:
+        return None
+    customer = turn.require_customer()
+    keyboard = card_keyboard(turn, order)
+    return send_message(
+        store.staff_chat_id,
+        card_text(turn, order, store, customer.first_name),
+        keyboard,
+        ref=card_ref(order.id),
+    )
+
+
+def _staff_t(turn: Turn) -> Callable[..., str]:
+    """Staff groups read the store's working language: the bot's default locale."""
+    locale = turn.config.default_locale
+
+    def t(key: str, /, **params: object) -> str:
+        return turn.translator.t(locale, key, **params)
+
+    return t
+
+
+def _may_bind(turn: Turn, store: Store) -> bool:
+    return turn.user_id in turn.config.admin_ids or turn.user_id == store.manager_telegram_id
+
+
+async def bind(turn: Turn) -> None:
+    """/bind <store-code>: this group becomes the store's staff chat (admins and the manager)."""
+    t = _staff_t(turn)
+    code = turn.inbound.args.strip().lower()
+    store = await turn.uow.stores.get_by_code(code) if code else None
+    if store is None:
+        turn.say(t("staff.bind_usage"))
+        return
+    if not _may_bind(turn, store):
+        turn.say(t("staff.bind_refused"))
+        return
+    assert store.id is not None
+    await turn.uow.stores.bind_staff_chat(store.id, turn.chat_id)
+    turn.say(t("staff.bound", store=store.name))
+
+
+async def unbind(turn: Turn) -> None:
+    """/unbind: this group stops being a staff chat."""
+    t = _staff_t(turn)
+    store = await turn.uow.stores.by_staff_chat(turn.chat_id)
+    if store is None:
+        turn.say(t("staff.not_bound"))
+        return
+    if not _may_bind(turn, store):
+        turn.say(t("staff.bind_refused"))
+        return
+    assert store.id is not None
+    await turn.uow.stores.bind_staff_chat(store.id, None)
+    turn.say(t("staff.unbound", store=store.name))
+
+
+async def _authorized_order(turn: Turn, data: CallbackData) -> tuple[Order, OrderView, Store]:
+    """The pressed card's order, if this group and this person may act on it."""
+    t = _staff_t(turn)
+    view = await turn.uow.orders.get(int_arg(data, 0))
+    if view is None:
+        raise StaleButton(data.action)
+    store = await turn.uow.stores.get(view.store_id)
+    if store is None or store.staff_chat_id != turn.chat_id or turn.inbound.chat is None:
+        raise StaleButton(data.action)
+    assert store.id is not None
+    allowed = (
+        turn.facts.chat_admin
+        or turn.user_id in turn.config.admin_ids
+        or await turn.uow.stores.is_staff(store.id, turn.user_id)
+    )
+    if not allowed:
+        turn.toast(t("staff.not_staff"), alert=True)
+        raise _Refused
+    order = await turn.uow.orders.load(view.id)
+    assert order is not None
+    return order, view, store
+
+
+class _Refused(Exception):
+    """The press was answered with a refusal; nothing changes."""
+
+
+async def _transition(
+    turn: Turn,
+    data: CallbackData,
+    step: Callable[[Order, str], StatusChange],
+    notice_key: str | None,
+) -> None:
+    """Apply one staff step with compare-and-set, update the card, tell the customer."""
+    t = _staff_t(turn)
+    try:
+        order, view, store = await _authorized_order(turn, data)
+    except _Refused:
+        return
+    actor = f"staff:{turn.user_id}"
+    try:
+        change = step(order, actor)
+    except InvalidTransition:
+        turn.toast(t("staff.already", status=t(f"staff.word.{view.status}")), alert=True)
+        await _refresh(turn, view, store)
+        return
+    if not await turn.uow.orders.record_change(order, change):
+        fresh = await turn.uow.orders.get(view.id)
+        status = fresh.status if fresh else view.status
+        turn.toast(t("staff.already", status=t(f"staff.word.{status}")), alert=True)
+        if fresh is not None:
+            await _refresh(turn, fresh, store)
+        return
+    if change.to_status in ("rejected", "cancelled"):
+        await turn.uow.orders.release_stock(view.id)
+    fresh = await turn.uow.orders.get(view.id)
+    assert fresh is not None
+    who = turn.inbound.user.first_name if turn.inbound.user else "?"
+    turn.toast(t("staff.done"))
+    await _refresh(turn, fresh, store, who)
+    if notice_key is not None:
+        await _tell_customer(turn, fresh, store, notice_key)
+
+
+async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None = None) -> None:
+    customer = await turn.uow.customers.get(order.customer_id)
+    text = card_text(turn, order, store, customer.first_name if customer else "?")
+    if who is not None:
+        t = _staff_t(turn)
+        text += "\n" + t("staff.by", name=who, time=clock_time(turn.now, store.timezone))
+    turn.show(text, card_keyboard(turn, order) or InlineKeyboard([]))
+
+
+async def _tell_customer(turn: Turn, order: OrderView, store: Store, key: str) -> None:
+    customer = await turn.uow.customers.get(order.customer_id)
+    if customer is None or not customer.reachable:
+        return
+    reason = turn.translator.t(customer.language, f"reject.{order.reject_reason or 'other'}")
+    text = turn.translator.t(
+        customer.language,
+        key,
+        number=order.number,
+        store=store.name,
+        time=clock_time(order.ready_by, store.timezone) if order.ready_by else "",
+        code=order.pickup_code or "",
+        reason=reason,
+    )
+    if key == "notify.rejected" and order.total.amount_minor and _was_paid(order):
+        text += "\n" + turn.translator.t(customer.language, "notify.refund_due")
+    turn.replies.append(send_message(customer.telegram_id, text))
+
+
+def _was_paid(order: OrderView) -> bool:
+    return order.payment_method == "telegram"
+
+
+async def accept(turn: Turn, data: CallbackData) -> None:
+    """Accept with an ETA of 10, 20 or 30 minutes."""
+    minutes = int_arg(data, 1)
+    if minutes not in ETA_CHOICES:
+        raise StaleButton(data.action)
+    await _transition(
+        turn, data, lambda order, actor: order.accept(turn.now, actor, minutes), "notify.accepted"
+    )
+
+
+async def reject_reasons(turn: Turn, data: CallbackData) -> None:
+    """Show the rejection reasons on the card."""
+    t = _staff_t(turn)
+    try:
+        _order, view, store = await _authorized_order(turn, data)
+    except _Refused:
+        return
+    if view.status != "placed":
+        turn.toast(t("staff.already", status=t(f"staff.word.{view.status}")), alert=True)
+        await _refresh(turn, view, store)
+        return
+    customer = await turn.uow.customers.get(view.customer_id)
+    rows = [
+        [turn.button(t(f"reject.{reason.value}"), "srr", view.id, reason.value)]
+        for reason in RejectReason
+    ]
+    rows.append([turn.button(t("button.back"), "sk", view.id)])
+    turn.show(
+        card_text(turn, view, store, customer.first_name if customer else "?")
+        + "\n"
+        + t("staff.choose_reason"),
+        InlineKeyboard(rows),
+    )
+
+
+async def back_to_card(turn: Turn, data: CallbackData) -> None:
+    """Leave the reasons and show the card again."""
+    try:
+        _, view, store = await _authorized_order(turn, data)
+    except _Refused:
+        return
+    await _refresh(turn, view, store)
+
+
+async def reject(turn: Turn, data: CallbackData) -> None:
+    """Reject with a reason; the stock goes back on the shelf."""
+    try:
+        reason = RejectReason(str_arg(data, 1))
+    except ValueError:
+        raise StaleButton(data.action) from None
+    await _transition(
+        turn, data, lambda order, actor: order.reject(turn.now, actor, reason), "notify.rejected"
+    )
+
+
+async def ready(turn: Turn, data: CallbackData) -> None:
+    """Ready: a short pickup code goes to the customer."""
+    code = generate_pickup_code(_PICKUP_CODES)
+    await _transition(
+        turn, data, lambda order, actor: order.mark_ready(turn.now, actor, code), "notify.ready"
+    )
+
+
+async def complete(turn: Turn, data: CallbackData) -> None:
+    """Completed (handed over)."""
+    await _transition(
+        turn, data, lambda order, actor: order.complete(turn.now, actor), "notify.completed"
+    )
+
+
+async def cancel(turn: Turn, data: CallbackData) -> None:
+    """Cancelled by the store after accepting; the stock goes back."""
+    await _transition(
+        turn,
+        data,
+        lambda order, actor: order.cancel(turn.now, actor, "cancelled by the store"),
+        "notify.cancelled",
+    )
