@@ -169,6 +169,12 @@ class BotApp:
                 log.warning("getUpdates failed", extra={"error": str(exc), "failures": failures})
                 await self._sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
+            except Exception:
+                # Whatever a framework raises, polling goes on: a dead poller loses the shop.
+                failures += 1
+                log.exception("getUpdates raised unexpectedly", extra={"failures": failures})
+                await self._sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
             if updates is None:
                 break
             failures = 0

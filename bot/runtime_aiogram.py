@@ -11,6 +11,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
+    ClientDecodeError,
     TelegramAPIError,
     TelegramForbiddenError,
     TelegramNetworkError,
@@ -73,6 +74,12 @@ class AiogramTransport:
             ) from exc
         try:
             result = await self.bot(request)
+        except ClientDecodeError as exc:
+            # The call succeeded but aiogram could not model the answer: keep the raw result.
+            raw = exc.data if isinstance(exc.data, dict) else {}
+            if raw.get("ok"):
+                return raw.get("result")
+            raise TransientError("undecodable Bot API response") from exc
         except TelegramRetryAfter as exc:
             raise RetryAfter(exc.retry_after, exc.message) from exc
         except TelegramForbiddenError as exc:
@@ -110,6 +117,14 @@ class AiogramRuntime:
         request = GetUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
         try:
             updates = await self.bot(request, request_timeout=timeout + 30)
+        except ClientDecodeError as exc:
+            # aiogram's models refused some update (a field it requires is missing). The core
+            # parses raw JSON defensively, so hand it the server's updates as they came.
+            raw = exc.data if isinstance(exc.data, dict) else {}
+            if raw.get("ok") and isinstance(raw.get("result"), list):
+                log.warning("aiogram could not model an update; passing it on raw")
+                return [update for update in raw["result"] if isinstance(update, dict)]
+            raise TransientError("undecodable getUpdates response") from exc
         except TelegramRetryAfter as exc:
             raise RetryAfter(exc.retry_after, exc.message) from exc
         except (TelegramServerError, TelegramNetworkError, TimeoutError) as exc:

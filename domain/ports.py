@@ -16,7 +16,7 @@ from domain.customers import Customer
 from domain.money import Money
 from domain.orders import Order, StatusChange
 from domain.reservations import Reservation
-from domain.stores import Store
+from domain.stores import Store, StoreSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +147,32 @@ class StoreRepository(Protocol):
         """Whether someone was registered as staff of the store (besides group admins)."""
         ...
 
+    async def pause_store(self, store_id: int, until: datetime | None) -> None:
+        """Stop taking orders until `until` (None: until resume_store)."""
+        ...
+
+    async def resume_store(self, store_id: int) -> None:
+        """Take orders again."""
+        ...
+
+    async def save_settings(self, store_id: int, settings: StoreSettings) -> None:
+        """Replace the store's typed settings."""
+        ...
+
+    async def add_staff(
+        self, store_id: int, telegram_id: int, name: str, added_by: int, now: datetime
+    ) -> bool:
+        """Register someone as staff of the store; False when they already are."""
+        ...
+
+    async def remove_staff(self, store_id: int, telegram_id: int) -> bool:
+        """Unregister a staff member; False when they were not registered."""
+        ...
+
+    async def list_staff(self, store_id: int) -> Sequence[tuple[int, str]]:
+        """The store's registered staff as (Telegram id, display name), in the order added."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentRecord:
@@ -195,6 +221,26 @@ class CatalogRepository(Protocol):
 
     async def search(self, store_id: int, query: str, limit: int) -> Sequence[CatalogItem]:
         """Products at the store whose name (any language) or description matches `query`."""
+        ...
+
+    async def all_items(self, store_id: int) -> Sequence[CatalogItem]:
+        """Every active product sold at the store, by name (the staff's stock list)."""
+        ...
+
+    async def set_availability(
+        self, store_id: int, product_id: int, available: bool
+    ) -> CatalogItem | None:
+        """Mark a product sold out, or back on sale (a tracked stock of 0 stops being tracked).
+
+        None when the product is not sold at the store.
+        """
+        ...
+
+    async def set_stock(self, store_id: int, code: str, stock: int | None) -> CatalogItem | None:
+        """Set a product's stock by code (None: not tracked; above 0 also puts it on sale).
+
+        None when no active product with that code is sold at the store.
+        """
         ...
 
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 STORE_CODE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 _TABLE_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 
 
 FULFILMENT_TYPES: tuple[str, ...] = ("pickup", "delivery", "dine_in")
+SLA_TIMEOUT_ACTIONS: tuple[str, ...] = ("reject", "accept")
+BUSY_EXTRA_MAX_MINUTES = 120
+SLA_MAX_MINUTES = 1440
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,13 @@ class StoreSettings:
     reservation_cancel_cutoff_minutes: int = 120
     reservation_days_ahead: int = 14
     service_capacity: int = 1  # appointments served in parallel
+    # Acceptance SLA (0 turns a step off): re-announce a waiting order, then time it out with
+    # `sla_timeout_action`, and pause the store after `sla_pause_after` timeouts in a row.
+    sla_reannounce_minutes: int = 5
+    sla_timeout_minutes: int = 15
+    sla_timeout_action: str = "reject"
+    sla_pause_after: int = 3
+    busy_extra_minutes: int = 0  # /busy +N: added to every ETA staff give
 
     def __post_init__(self) -> None:
         unknown = set(self.fulfilment) - set(FULFILMENT_TYPES)
@@ -59,6 +70,17 @@ class StoreSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer")
+        for name, top in (
+            ("sla_reannounce_minutes", SLA_MAX_MINUTES),
+            ("sla_timeout_minutes", SLA_MAX_MINUTES),
+            ("sla_pause_after", 100),
+            ("busy_extra_minutes", BUSY_EXTRA_MAX_MINUTES),
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+                raise ValueError(f"{name} must be an integer in 0..{top}")
+        if self.sla_timeout_action not in SLA_TIMEOUT_ACTIONS:
+            raise ValueError(f"sla_timeout_action must be one of {SLA_TIMEOUT_ACTIONS}")
         if not 0 < self.delivery_radius_km <= 100:
             raise ValueError("delivery_radius_km must be in (0, 100]")
 
@@ -101,6 +123,11 @@ class Store:
     paused: bool = False
     settings: StoreSettings = field(default_factory=StoreSettings)
     id: int | None = None
+    paused_until: datetime | None = None  # a pause with an end; None with paused: until resumed
+
+    def is_paused(self, now: datetime) -> bool:
+        """Paused right now: a pause whose end has passed no longer counts."""
+        return self.paused and (self.paused_until is None or self.paused_until > now)
 
 
 @dataclass(frozen=True, slots=True)

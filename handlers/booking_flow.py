@@ -43,7 +43,7 @@ from domain.ports import DueReminder, ReservationView
 from domain.reservations import ReservationKind, ReservationStatus
 from domain.schedule import OpeningHours, reservation_slots
 from domain.stores import Store
-from handlers import basics
+from handlers import basics, staff_bookings
 from handlers.callbacks import CallbackData
 from handlers.catalog_flow import current_store
 from handlers.contact import CONTACT_REFUSALS, ask_phone, read_phone
@@ -587,14 +587,15 @@ async def confirm(turn: Turn, data: CallbackData) -> None:
         comment=state.get("comment"),
     )
     try:
-        _view, created = await turn.uow.reservations.create(
-            request, store.settings.service_capacity
-        )
+        view, created = await turn.uow.reservations.create(request, store.settings.service_capacity)
     except SlotUnavailable:
         turn.toast(turn.t("booking.slot_taken"), alert=True)
         await _ask_time(turn, store, state, day)
         return
     await turn.clear_state()
+    card = staff_bookings.new_booking_card(turn, view, store) if created else None
+    if card is not None:
+        turn.replies.append(card)
     turn.toast(turn.t("booking.requested_toast") if created else turn.t("booking.already_sent"))
     turn.show(
         _summary_text(turn, store, offer, state) + "\n\n" + turn.t("booking.requested"),

@@ -14,7 +14,9 @@ from handlers import (
     catalog_flow,
     checkout_flow,
     orders_flow,
+    staff_bookings,
     staff_flow,
+    staff_tools_flow,
     stores_flow,
 )
 from handlers.callbacks import CallbackCodec, CallbackDataError
@@ -40,6 +42,8 @@ def build_router() -> Router:
         orders_flow,
         booking_flow,
         staff_flow,
+        staff_bookings,
+        staff_tools_flow,
     ):
         feature.register(router)
     return router
@@ -135,6 +139,8 @@ class ConversationCore:
             await group_handler(turn)
         elif inbound.kind is InboundKind.CALLBACK:
             await self._route_callback(turn)
+        elif inbound.kind is InboundKind.MEMBERSHIP and self.router.membership is not None:
+            await self.router.membership(turn)
 
     async def _route_callback(self, turn: Turn) -> None:
         inbound = turn.inbound

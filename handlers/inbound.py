@@ -74,6 +74,10 @@ class Inbound:
     charge_id: str | None = None
     provider_charge_id: str | None = None
     new_status: str | None = None
+    # The author of the message this one replies to (e.g. `/staff add` sent as a reply).
+    reply_to_user_id: int | None = None
+    reply_to_first_name: str | None = None
+    reply_to_is_bot: bool = False
 
 
 def parse_update(raw: Mapping[str, Any], bot_username: str | None = None) -> Inbound:
@@ -136,6 +140,10 @@ def _parse_message(update_id: int, message: Mapping[str, Any], bot_username: str
         "chat": chat,
         "message_id": _int_or_none(message.get("message_id")),
     }
+    if (replied_user := _replied_user(message)) is not None:
+        base["reply_to_user_id"] = replied_user.id
+        base["reply_to_first_name"] = replied_user.first_name
+        base["reply_to_is_bot"] = replied_user.is_bot
     if isinstance(payment := message.get("successful_payment"), Mapping):
         return Inbound(
             kind=InboundKind.PAYMENT,
@@ -191,6 +199,18 @@ def _user(raw: Any) -> User:
         language_code=raw.get("language_code"),
         is_bot=bool(raw.get("is_bot", False)),
     )
+
+
+def _replied_user(message: Mapping[str, Any]) -> User | None:
+    """The author of the replied-to message; a malformed one is ignored, not fatal."""
+    replied = message.get("reply_to_message")
+    author = replied.get("from") if isinstance(replied, Mapping) else None
+    if not isinstance(author, Mapping):
+        return None
+    try:
+        return _user(author)
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 def _chat(raw: Any) -> Chat:

@@ -13,7 +13,13 @@ import random
 from collections.abc import Callable
 
 from domain.errors import InvalidTransition
-from domain.orders import Order, RejectReason, StatusChange, generate_pickup_code
+from domain.orders import (
+    ETA_MAX_MINUTES,
+    Order,
+    RejectReason,
+    StatusChange,
+    generate_pickup_code,
+)
 from domain.ports import OrderView
 from domain.stores import Store
 from handlers.callbacks import CallbackData
@@ -28,6 +34,7 @@ _PICKUP_CODES = random.SystemRandom()
 def register(router: Router) -> None:
     """Add this module's handlers to the routing table."""
     router.group_commands |= {"bind": bind, "unbind": unbind}
+    router.membership = membership_changed
     router.callbacks |= {
         "sa": accept,
         "sr": reject_reasons,
@@ -46,7 +53,7 @@ def card_ref(order_id: int) -> str:
 
 def card_text(turn: Turn, order: OrderView, store: Store, customer_name: str) -> str:
     """The order card: number, lines, total, fulfilment, customer, note, status."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     lines = [t("staff.card_title", number=order.number, store=store.name)]
     lines += [f"{line.quantity} × {html.escape(line.name)}" for line in order.lines]
     lines.append(t("checkout.total", amount=money(order.total)))
@@ -66,7 +73,7 @@ def card_text(turn: Turn, order: OrderView, store: Store, customer_name: str) ->
 
 def card_keyboard(turn: Turn, order: OrderView) -> InlineKeyboard | None:
     """The buttons for the next steps of an order, or None once it is finished."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     rows: list[list[Button]] = []
     if order.status == "placed":
         rows.append(
@@ -102,7 +109,7 @@ def new_order_card(turn: Turn, order: OrderView, store: Store) -> OutboundCall |
     )
 
 
-def _staff_t(turn: Turn) -> Callable[..., str]:
+def staff_t(turn: Turn) -> Callable[..., str]:
     """Staff groups read the store's working language: the bot's default locale."""
     locale = turn.config.default_locale
 
@@ -118,7 +125,7 @@ def _may_bind(turn: Turn, store: Store) -> bool:
 
 async def bind(turn: Turn) -> None:
     """/bind <store-code>: this group becomes the store's staff chat (admins and the manager)."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     code = turn.inbound.args.strip().lower()
     store = await turn.uow.stores.get_by_code(code) if code else None
     if store is None:
@@ -134,7 +141,7 @@ async def bind(turn: Turn) -> None:
 
 async def unbind(turn: Turn) -> None:
     """/unbind: this group stops being a staff chat."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     store = await turn.uow.stores.by_staff_chat(turn.chat_id)
     if store is None:
         turn.say(t("staff.not_bound"))
@@ -147,27 +154,45 @@ async def unbind(turn: Turn) -> None:
     turn.say(t("staff.unbound", store=store.name))
 
 
+async def membership_changed(turn: Turn) -> None:
+    """Removed from a store's group: orders stay, and the admins and manager are told."""
+    if turn.inbound.new_status not in ("left", "kicked"):
+        return
+    store = await turn.uow.stores.by_staff_chat(turn.chat_id)
+    if store is None:
+        return
+    text = staff_t(turn)("staff.removed_alert", store=store.name)
+    people = set(turn.config.admin_ids)
+    if store.manager_telegram_id is not None:
+        people.add(store.manager_telegram_id)
+    turn.replies += [send_message(person, text) for person in sorted(people)]
+
+
 async def _authorized_order(turn: Turn, data: CallbackData) -> tuple[Order, OrderView, Store]:
     """The pressed card's order, if this group and this person may act on it."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     view = await turn.uow.orders.get(int_arg(data, 0))
     if view is None:
         raise StaleButton(data.action)
     store = await turn.uow.stores.get(view.store_id)
-    if store is None or store.staff_chat_id != turn.chat_id or turn.inbound.chat is None:
+    if store is None or store.staff_chat_id != turn.chat_id:
         raise StaleButton(data.action)
-    assert store.id is not None
-    allowed = (
-        turn.facts.chat_admin
-        or turn.user_id in turn.config.admin_ids
-        or await turn.uow.stores.is_staff(store.id, turn.user_id)
-    )
-    if not allowed:
+    if not await is_staff_here(turn, store):
         turn.toast(t("staff.not_staff"), alert=True)
         raise _Refused
     order = await turn.uow.orders.load(view.id)
     assert order is not None
     return order, view, store
+
+
+async def is_staff_here(turn: Turn, store: Store) -> bool:
+    """Whether the person behind the update may act for `store` in this group."""
+    assert store.id is not None
+    return (
+        turn.facts.chat_admin
+        or turn.user_id in turn.config.admin_ids
+        or await turn.uow.stores.is_staff(store.id, turn.user_id)
+    )
 
 
 class _Refused(Exception):
@@ -181,7 +206,7 @@ async def _transition(
     notice_key: str | None,
 ) -> None:
     """Apply one staff step with compare-and-set, update the card, tell the customer."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     try:
         order, view, store = await _authorized_order(turn, data)
     except _Refused:
@@ -208,19 +233,20 @@ async def _transition(
     turn.toast(t("staff.done"))
     await _refresh(turn, fresh, store, who)
     if notice_key is not None:
-        await _tell_customer(turn, fresh, store, notice_key)
+        await tell_customer(turn, fresh, store, notice_key)
 
 
 async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None = None) -> None:
     customer = await turn.uow.customers.get(order.customer_id)
     text = card_text(turn, order, store, customer.first_name if customer else "?")
     if who is not None:
-        t = _staff_t(turn)
+        t = staff_t(turn)
         text += "\n" + t("staff.by", name=who, time=clock_time(turn.now, store.timezone))
     turn.show(text, card_keyboard(turn, order) or InlineKeyboard([]))
 
 
-async def _tell_customer(turn: Turn, order: OrderView, store: Store, key: str) -> None:
+async def tell_customer(turn: Turn, order: OrderView, store: Store, key: str) -> None:
+    """Tell the customer (in their language) what became of their order."""
     customer = await turn.uow.customers.get(order.customer_id)
     if customer is None or not customer.reachable:
         return
@@ -244,18 +270,25 @@ def _was_paid(order: OrderView) -> bool:
 
 
 async def accept(turn: Turn, data: CallbackData) -> None:
-    """Accept with an ETA of 10, 20 or 30 minutes."""
+    """Accept with an ETA of 10, 20 or 30 minutes, plus the store's busy extra (/busy +N)."""
     minutes = int_arg(data, 1)
     if minutes not in ETA_CHOICES:
         raise StaleButton(data.action)
+    eta = min(minutes + await _busy_extra(turn, int_arg(data, 0)), ETA_MAX_MINUTES)
     await _transition(
-        turn, data, lambda order, actor: order.accept(turn.now, actor, minutes), "notify.accepted"
+        turn, data, lambda order, actor: order.accept(turn.now, actor, eta), "notify.accepted"
     )
+
+
+async def _busy_extra(turn: Turn, order_id: int) -> int:
+    view = await turn.uow.orders.get(order_id)
+    store = await turn.uow.stores.get(view.store_id) if view is not None else None
+    return store.settings.busy_extra_minutes if store is not None else 0
 
 
 async def reject_reasons(turn: Turn, data: CallbackData) -> None:
     """Show the rejection reasons on the card."""
-    t = _staff_t(turn)
+    t = staff_t(turn)
     try:
         _order, view, store = await _authorized_order(turn, data)
     except _Refused:

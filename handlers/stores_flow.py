@@ -24,7 +24,7 @@ def register(router: Router) -> None:
 
 def store_status(turn: Turn, store: Store) -> str:
     """'open until 21:00', 'closed, opens Tue 10:00', 'paused' for the store right now."""
-    if store.paused:
+    if store.is_paused(turn.now):
         return turn.t("store.paused")
     hours = OpeningHours.parse(store.opening_hours)
     if is_open(hours, turn.now, store.timezone):
@@ -40,7 +40,7 @@ def store_status(turn: Turn, store: Store) -> str:
 
 def is_taking_orders(turn: Turn, store: Store) -> bool:
     """Open now and not paused."""
-    return not store.paused and is_open(
+    return not store.is_paused(turn.now) and is_open(
         OpeningHours.parse(store.opening_hours), turn.now, store.timezone
     )
 

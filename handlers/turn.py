@@ -169,3 +169,5 @@ class Router:
     # Telegram Payments: the pre-checkout question and the successful payment.
     pre_checkout: Handler | None = None
     payment: Handler | None = None
+    # The bot's own membership of a group changed (added, removed, promoted).
+    membership: Handler | None = None

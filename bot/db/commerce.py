@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, and_, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
@@ -124,6 +124,60 @@ class SqlCatalogRepository:
                 if len(found) >= limit:
                     break
         return found
+
+    async def all_items(self, store_id: int) -> Sequence[CatalogItem]:
+        """Every active product sold at the store, by name (the staff's stock list)."""
+        rows = await self.session.execute(
+            self._base(store_id).order_by(models.Product.name, models.Product.id)
+        )
+        return [_item(product, link) for product, link in rows]
+
+    async def set_availability(
+        self, store_id: int, product_id: int, available: bool
+    ) -> CatalogItem | None:
+        """Mark a product sold out, or back on sale (a tracked stock of 0 stops being tracked).
+
+        None when the product is not sold at the store.
+        """
+        link = models.StoreProduct
+        values: dict[str, Any] = {"available": available}
+        if available:
+            values["stock"] = case((link.stock == 0, None), else_=link.stock)
+        await self.session.execute(
+            update(link)
+            .where(link.store_id == store_id, link.product_id == product_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return await self._fresh(store_id, models.Product.id == product_id)
+
+    async def set_stock(self, store_id: int, code: str, stock: int | None) -> CatalogItem | None:
+        """Set a product's stock by code (None: not tracked; above 0 also puts it on sale).
+
+        None when no active product with that code is sold at the store.
+        """
+        item = await self._fresh(store_id, models.Product.sku == code)
+        if item is None:
+            return None
+        link = models.StoreProduct
+        values: dict[str, Any] = {"stock": stock}
+        if stock is None or stock > 0:
+            values["available"] = True
+        await self.session.execute(
+            update(link)
+            .where(link.store_id == store_id, link.product_id == item.product_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return await self._fresh(store_id, models.Product.id == item.product_id)
+
+    async def _fresh(self, store_id: int, condition: Any) -> CatalogItem | None:
+        row = (
+            await self.session.execute(
+                self._base(store_id).where(condition).execution_options(populate_existing=True)
+            )
+        ).first()
+        return _item(row[0], row[1]) if row else None
 
 
 def _item(product: models.Product, link: models.StoreProduct) -> CatalogItem:

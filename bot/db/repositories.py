@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
@@ -48,6 +48,7 @@ def store_from_row(row: models.Store) -> Store:
         staff_chat_id=row.staff_chat_id,
         manager_telegram_id=row.manager_telegram_id,
         paused=row.paused,
+        paused_until=row.paused_until,
         settings=StoreSettings.from_json(row.settings),
     )
 
@@ -158,6 +159,71 @@ class SqlStoreRepository:
             )
         )
         return found is not None
+
+    async def add_staff(
+        self, store_id: int, telegram_id: int, name: str, added_by: int, now: datetime
+    ) -> bool:
+        """Register someone as staff of the store; False when they already are."""
+        if await self.is_staff(store_id, telegram_id):
+            return False
+        self.session.add(
+            models.StaffMember(
+                store_id=store_id,
+                telegram_id=telegram_id,
+                role="staff",
+                display_name=name[:200],
+                added_by=added_by,
+                created_at=now,
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def remove_staff(self, store_id: int, telegram_id: int) -> bool:
+        """Unregister a staff member; False when they were not registered."""
+        result = cast(
+            CursorResult[Any],
+            await self.session.execute(
+                delete(models.StaffMember).where(
+                    models.StaffMember.store_id == store_id,
+                    models.StaffMember.telegram_id == telegram_id,
+                )
+            ),
+        )
+        return result.rowcount > 0
+
+    async def list_staff(self, store_id: int) -> Sequence[tuple[int, str]]:
+        """The store's registered staff as (Telegram id, display name), in the order added."""
+        rows = await self.session.execute(
+            select(models.StaffMember.telegram_id, models.StaffMember.display_name)
+            .where(models.StaffMember.store_id == store_id)
+            .order_by(models.StaffMember.id)
+        )
+        return [(telegram_id, name) for telegram_id, name in rows]
+
+    async def pause_store(self, store_id: int, until: datetime | None) -> None:
+        """Stop taking orders until `until` (None: until resume_store)."""
+        await self.session.execute(
+            update(models.Store)
+            .where(models.Store.id == store_id)
+            .values(paused=True, paused_until=until)
+        )
+
+    async def resume_store(self, store_id: int) -> None:
+        """Take orders again."""
+        await self.session.execute(
+            update(models.Store)
+            .where(models.Store.id == store_id)
+            .values(paused=False, paused_until=None)
+        )
+
+    async def save_settings(self, store_id: int, settings: StoreSettings) -> None:
+        """Replace the store's typed settings."""
+        await self.session.execute(
+            update(models.Store)
+            .where(models.Store.id == store_id)
+            .values(settings=settings.to_json())
+        )
 
     async def table_labels(self, store_id: int) -> Sequence[str]:
         """Labels of the store's active tables."""

@@ -167,3 +167,68 @@ async def test_two_simultaneous_accepts_make_one_transition(shop: Shop) -> None:
     assert answers == ["Done", "This order is already accepted."]
     accepted = [e for e in await shop.rows(models.OrderEvent) if e.to_status == "accepted"]
     assert len(accepted) == 1
+
+
+async def _request_booking(shop: Shop) -> None:
+    me = shop.me
+    await me.send("/start scentral")
+    await me.send("/book")
+    await me.press("A table")
+    await me.press("4")
+    await me.press("Tomorrow")
+    await me.press("19:00")
+    await me.send("+8613800138000")
+    await me.press("Skip")
+    await me.press("Confirm booking")
+
+
+def _booking_card(shop: Shop) -> str:
+    cards = [m for m in shop.fake.messages(GROUP) if "Booking request" in str(m.get("text", ""))]
+    return str(cards[-1]["text"])
+
+
+async def test_a_booking_request_is_confirmed_from_its_card(shop: Shop) -> None:
+    await _request_booking(shop)
+    assert "Table for 4" in _booking_card(shop) or "table for 4" in _booking_card(shop)
+
+    await _press(shop, BEN, "Confirm")
+
+    [booking] = await shop.rows(models.Reservation)
+    assert booking.status == "confirmed"
+    assert "confirmed your booking" in shop.me.last_text
+    assert "Seated" in str(shop.fake.messages(GROUP)[-1].get("reply_markup"))
+    refused = await _press(shop, OLLY, "Seated")
+    assert _answer(shop, refused) == "Only this store's staff can do that."
+
+
+async def test_a_declined_booking_is_explained_to_the_customer(shop: Shop) -> None:
+    await _request_booking(shop)
+
+    await _press(shop, ANN, "Decline")
+
+    [booking] = await shop.rows(models.Reservation)
+    assert booking.status == "declined"
+    assert "cannot take your booking" in shop.me.last_text
+
+
+async def test_removing_the_bot_from_the_group_alerts_the_admins(shop: Shop) -> None:
+    await _place_order(shop)
+    before = _group_calls(shop)
+    # The member objects are sparser than Telegram's: aiogram cannot model them, so this also
+    # checks that such an update still reaches the core (as raw JSON) instead of stopping polling.
+    shop.fake.inject_raw_update(
+        {
+            "my_chat_member": {
+                "chat": {"id": GROUP, "type": "supergroup", "title": "Central staff"},
+                "from": {"id": BEN, "is_bot": False, "first_name": "Ben"},
+                "date": 1_700_000_000,
+                "old_chat_member": {"status": "administrator", "user": shop.fake.bot_user},
+                "new_chat_member": {"status": "kicked", "user": shop.fake.bot_user},
+            }
+        }
+    )
+    await shop.me.settle(before)
+
+    alert = shop.fake.messages(ANN)[-1]["text"]
+    assert "removed from the staff group of Central Café" in alert
+    assert (await _order(shop)).status == "placed", "the order stays"
