@@ -130,6 +130,23 @@ SCENARIOS: dict[Person, tuple[Step, ...]] = {
 }
 
 
+# The Central Café staff group: Ann is an administrator, Olly an ordinary member.
+GROUP_ID = -1001000
+ANN = Person(2001, "Ann", "en")
+OLLY = Person(2002, "Olly", "en")
+# After the customers: staff work the cards (by whose order they are), one press at a time.
+STAFF_STEPS: tuple[tuple[Person, str, Person], ...] = (
+    (OLLY, "10 min", ALICE),  # not staff: refused
+    (ANN, "10 min", ALICE),
+    (ANN, "Ready", ALICE),
+    (ANN, "Completed", ALICE),
+    (ANN, "20 min", WANG),
+    (ANN, "Reject", BOB),
+    (ANN, "too busy", BOB),
+    (ANN, "Confirm", CHEN),
+)
+
+
 class ControlClient:
     """The fake Bot API's control API over HTTP, as any external script would use it."""
 
@@ -152,9 +169,14 @@ class StepFailed(Exception):
 
 
 async def _reactions(control: ControlClient, chat_id: int) -> int:
-    """How many Bot API calls the bot made into this chat."""
+    """How many messages the bot sent or edited in this chat (lookups like getChatMember aside)."""
     calls = await control("calls")
-    return sum(1 for call in calls if call.get("chat_id") == chat_id)
+    return sum(
+        1
+        for call in calls
+        if call.get("chat_id") == chat_id
+        and str(call.get("method", "")).lower().startswith(("send", "edit"))
+    )
 
 
 async def play(control: ControlClient, person: Person, steps: Sequence[Step], bot: BotApp) -> None:
@@ -188,15 +210,66 @@ async def play(control: ControlClient, person: Person, steps: Sequence[Step], bo
             await asyncio.sleep(0.05)
 
 
-async def _unsent(bot: BotApp, chat_id: int) -> bool:
-    """Whether the bot still has calls for this chat in its outbox."""
+async def _unsent(bot: BotApp, chat_id: int | None) -> bool:
+    """Whether the bot still has calls for this chat (None: for anyone) in its outbox."""
+    query = select(OutboxMessage.id).where(OutboxMessage.status == "pending").limit(1)
+    if chat_id is not None:
+        query = query.where(OutboxMessage.chat_id == chat_id)
     async with bot.sessionmaker() as session:
-        pending = await session.scalar(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == "pending")
-            .limit(1)
-        )
+        pending = await session.scalar(query)
     return pending is not None
+
+
+async def _group_action(
+    control: ControlClient,
+    bot: BotApp,
+    who: Person,
+    *,
+    text: str | None = None,
+    press: tuple[str, Person] | None = None,
+) -> None:
+    """One staff action in the group (a command, or a press on a customer's card), waited for
+    until everything it caused was sent."""
+    if text is not None:
+        before = await _reactions(control, GROUP_ID)
+        await control("send_text", user_id=who.user_id, text=text, chat_id=GROUP_ID)
+
+        async def answered() -> bool:
+            return await _reactions(control, GROUP_ID) > before
+
+    else:
+        assert press is not None
+        label, customer = press
+        message_id, data = await _find_card_button(control, customer, label)
+        query_id = await control(
+            "press_button",
+            user_id=who.user_id,
+            message_id=message_id,
+            callback_data=data,
+            chat_id=GROUP_ID,
+        )
+
+        async def answered() -> bool:
+            return bool(await control("callback_answers", callback_query_id=query_id))
+
+    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
+    while not await answered() or await _unsent(bot, None):
+        if asyncio.get_running_loop().time() > deadline:
+            raise StepFailed(f"{who.name} in the group ({text or press!r}) got no reply")
+        await asyncio.sleep(0.05)
+
+
+async def _find_card_button(
+    control: ControlClient, customer: Person, label: str
+) -> tuple[int, str]:
+    for message in reversed(await control("messages", chat_id=GROUP_ID)):
+        if f"👤 {customer.name}" not in str(message.get("text", "")):
+            continue
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                if label in button.get("text", "") and "callback_data" in button:
+                    return int(message["message_id"]), str(button["callback_data"])
+    raise StepFailed(f"no button {label!r} on the card of {customer.name}'s order")
 
 
 async def _find_button(control: ControlClient, chat_id: int, label: str) -> tuple[int, str]:
@@ -207,6 +280,26 @@ async def _find_button(control: ControlClient, chat_id: int, label: str) -> tupl
                 if label in button.get("text", "") and "callback_data" in button:
                     return int(message["message_id"]), str(button["callback_data"])
     raise StepFailed(f"no button labelled {label!r} in chat {chat_id}")
+
+
+def _group_in_order(events: list[dict[str, Any]], bound: int, ordered: int) -> list[dict[str, Any]]:
+    """The group's events, with the cards customers caused concurrently in customer order."""
+    mine = [
+        (index, event) for index, event in enumerate(events) if event.get("chat_id") == GROUP_ID
+    ]
+    before = [event for index, event in mine if index < bound]
+    cards = [event for index, event in mine if bound <= index < ordered]
+    after = [event for index, event in mine if index >= ordered]
+    rank = {person.name: position for position, person in enumerate(SCENARIOS)}
+
+    def owner(event: dict[str, Any]) -> int:
+        text = str(event.get("text", ""))
+        return min(
+            (position for name, position in rank.items() if f"👤 {name}" in text),
+            default=len(rank),
+        )
+
+    return before + sorted(cards, key=owner) + _in_step_order(after)
 
 
 def _in_step_order(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -273,28 +366,45 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
     unthrottled = SendLimits(
         global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
     )
+    settings = settings.model_copy(update={"admin_ids": (ANN.user_id,)})
     app = BotApp(settings, clock=clock, send_limits=None if realistic else unthrottled)
     polling: asyncio.Task[None] | None = None
     failure: str | None = None
     try:
         async with aiohttp.ClientSession() as session:
             control = ControlClient(session, fake.base_url)
-            for person in SCENARIOS:
+            for person in (*SCENARIOS, ANN, OLLY):
                 await control(
                     "add_user",
                     user_id=person.user_id,
                     first_name=person.name,
                     language_code=person.language_code,
                 )
+            await control(
+                "add_group",
+                chat_id=GROUP_ID,
+                title="Central Café staff",
+                admins=[ANN.user_id],
+                members=[OLLY.user_id],
+            )
             await app.start()
             polling = asyncio.create_task(app.run_polling())
             await control("wait_for_calls", method="deleteWebhook", count=1, timeout=STEP_TIMEOUT)
+            await _group_action(control, app, ANN, text="/bind central")
+            bound = len(await control("transcript"))
             # Customers act at the same time, each in their own chat, as in a real shop.
             results = await asyncio.gather(
                 *(play(control, person, steps, app) for person, steps in SCENARIOS.items()),
                 return_exceptions=True,
             )
             failures = [str(result) for result in results if isinstance(result, BaseException)]
+            ordered = len(await control("transcript"))
+            if not failures:
+                try:
+                    for who, label, customer in STAFF_STEPS:
+                        await _group_action(control, app, who, press=(label, customer))
+                except StepFailed as exc:
+                    failures.append(str(exc))
             failure = "; ".join(failures) or None
             events = await control("transcript")
     finally:
@@ -304,7 +414,10 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
         await app.close()
         await fake.stop()
     print(f"o2o demo: {runtime} runtime, fake Bot API, database {database_url}", file=out)
-    names = {person.user_id: person.name for person in SCENARIOS}
+    names = {person.user_id: person.name for person in (*SCENARIOS, ANN, OLLY)}
+    names[GROUP_ID] = "Central Café staff"
+    print("\n=== Central Café staff group ===", file=out)
+    print(format_transcript(_group_in_order(events, bound, ordered), names), file=out)
     for person in SCENARIOS:
         chat_events = _in_step_order(
             [event for event in events if event.get("chat_id") == person.user_id]
@@ -314,6 +427,6 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
     if failure:
         print(f"\nDEMO FAILED: {failure}", file=out)
         return 1
-    steps = sum(len(steps) for steps in SCENARIOS.values())
+    steps = sum(len(steps) for steps in SCENARIOS.values()) + len(STAFF_STEPS) + 1
     print(f"\nDemo finished: {steps} steps, every step answered.", file=out)
     return 0
