@@ -102,7 +102,18 @@ class BotApp:
             limits=self.send_limits,
             invoice_provider_token=provider.get_secret_value() if provider else None,
         )
-        self.jobs = JobRunner(self.sessionmaker, self.clock, self.sender.wake, self.translator)
+        self.jobs = JobRunner(
+            self.sessionmaker,
+            self.clock,
+            self.sender.wake,
+            self.translator,
+            config=CoreConfig(
+                bot_username="",
+                default_locale=settings.default_locale,
+                admin_ids=frozenset(settings.admin_ids),
+            ),
+            codec=CallbackCodec(settings.callback_key()),
+        )
         self.pipeline: UpdatePipeline | None = None
         self.bot_username = ""
         self._stop = asyncio.Event()

@@ -3,8 +3,8 @@
 Each tick runs every registered job in its own transaction. A job finds rows whose time has come,
 claims each with a compare-and-set (so two processes never both act on one row), writes the Bot
 API calls it causes into the outbox, and returns how many it wrote; after the commit the runner
-wakes the sender. Later kinds of work (survey sends, acceptance-SLA escalation, campaigns) are
-further functions in JOBS.
+wakes the sender. The acceptance SLA (re-announce, time out, pause after a streak) is two jobs
+here; later kinds of work (survey sends, campaigns) are further functions in JOBS.
 """
 
 from __future__ import annotations
@@ -12,18 +12,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.sla import SLA_ACTOR, SqlSlaRepository
 from bot.db.uow import SqlUnitOfWork
 from domain.booking import reminder_due
 from domain.clock import Clock
+from domain.errors import DomainError
+from domain.orders import ETA_MAX_MINUTES, RejectReason
+from domain.stores import Store
+from handlers import staff_admin_flow
 from handlers.booking_flow import reminder_message
+from handlers.callbacks import CallbackCodec
 from handlers.i18n import Translator
 from handlers.outbound import OutboundCall
+from handlers.turn import CoreConfig, Turn
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,15 @@ class JobContext:
     uow: SqlUnitOfWork
     now: datetime
     translator: Translator
+    config: CoreConfig = field(default_factory=lambda: CoreConfig(bot_username=""))
+    # Signs the buttons of cards the jobs post; the app passes the one its handlers verify with.
+    codec: CallbackCodec = field(default_factory=lambda: CallbackCodec(secrets.token_bytes(32)))
+
+    def turn(self) -> Turn:
+        """A system Turn over this transaction, for rendering staff cards and notices."""
+        return staff_admin_flow.system_turn(
+            self.uow, self.now, self.translator, self.codec, self.config
+        )
 
 
 Job = Callable[[JobContext], Awaitable[int]]
@@ -85,9 +102,105 @@ async def prune_inbox(ctx: JobContext) -> int:
     return 0
 
 
+# Placed orders looked at per tick by each SLA job; the rest wait for the next tick.
+SLA_BATCH = 200
+
+
+async def _sla_stores(ctx: JobContext) -> dict[int, Store]:
+    return {store.id: store for store in await ctx.uow.stores.list_all() if store.id is not None}
+
+
+async def reannounce_waiting_orders(ctx: JobContext) -> int:
+    """Post one fresh card copy for orders waiting longer than sla_reannounce_minutes."""
+    stores = await _sla_stores(ctx)
+    windows = [s.settings.sla_reannounce_minutes for s in stores.values()]
+    shortest = min((m for m in windows if m > 0), default=0)
+    if shortest <= 0:
+        return 0
+    sla = SqlSlaRepository(ctx.uow.session)
+    turn = ctx.turn()
+    calls: list[OutboundCall] = []
+    for waiting in await sla.waiting_orders(ctx.now - timedelta(minutes=shortest), SLA_BATCH):
+        store = stores.get(waiting.store_id)
+        if store is None or store.staff_chat_id is None:
+            continue
+        minutes = store.settings.sla_reannounce_minutes
+        timeout = store.settings.sla_timeout_minutes
+        age = ctx.now - waiting.placed_at
+        if minutes <= 0 or age < timedelta(minutes=minutes):
+            continue
+        if 0 < timeout <= minutes or (timeout > 0 and age >= timedelta(minutes=timeout)):
+            continue  # about to time out: a copy now would only be edited away
+        if not await sla.claim_reannounce(waiting.id, ctx.now):
+            continue  # moved on meanwhile, or already re-announced (maybe by another process)
+        view = await ctx.uow.orders.get(waiting.id)
+        call = await staff_admin_flow.reannounce(turn, view, store) if view else None
+        if call is not None:
+            calls.append(call)
+    ctx.uow.enqueue(calls, ctx.now)
+    return len(calls)
+
+
+async def time_out_waiting_orders(ctx: JobContext) -> int:
+    """Reject (or accept) orders waiting longer than sla_timeout_minutes; pause after a streak.
+
+    Each order moves with the same compare-and-set a staff press uses, so a press in the same
+    moment wins or loses cleanly and two processes never both act.
+    """
+    stores = await _sla_stores(ctx)
+    windows = [s.settings.sla_timeout_minutes for s in stores.values()]
+    shortest = min((m for m in windows if m > 0), default=0)
+    if shortest <= 0:
+        return 0
+    sla = SqlSlaRepository(ctx.uow.session)
+    turn = ctx.turn()
+    decided: set[int] = set()
+    for waiting in await sla.waiting_orders(ctx.now - timedelta(minutes=shortest), SLA_BATCH):
+        store = stores.get(waiting.store_id)
+        if store is None:
+            continue
+        settings = store.settings
+        if settings.sla_timeout_minutes <= 0 or ctx.now - waiting.placed_at < timedelta(
+            minutes=settings.sla_timeout_minutes
+        ):
+            continue
+        order = await ctx.uow.orders.load(waiting.id)
+        if order is None:
+            continue
+        try:
+            if settings.sla_timeout_action == "accept":
+                eta = min(settings.prep_minutes + settings.busy_extra_minutes, ETA_MAX_MINUTES)
+                change = order.accept(ctx.now, SLA_ACTOR, eta)
+            else:
+                change = order.reject(ctx.now, SLA_ACTOR, RejectReason.TOO_BUSY)
+        except DomainError:
+            continue  # moved on since it was read
+        if not await ctx.uow.orders.record_change(order, change):
+            continue  # a staff press or another process got there first
+        if change.to_status == "rejected":
+            await ctx.uow.orders.release_stock(waiting.id)
+        view = await ctx.uow.orders.get(waiting.id)
+        assert view is not None
+        reannounced = await sla.was_reannounced(waiting.id)
+        await staff_admin_flow.timed_out(turn, view, store, reannounced)
+        decided.add(waiting.store_id)
+    for store_id in sorted(decided):
+        store = stores[store_id]
+        limit = store.settings.sla_pause_after
+        if limit <= 0 or await sla.timeout_streak(store_id, limit) < limit:
+            continue
+        if await sla.auto_pause(store_id, ctx.now):
+            log.warning("store paused by the acceptance SLA", extra={"store_id": store_id})
+            staff_admin_flow.auto_paused(turn, store, limit)
+    ctx.uow.enqueue(turn.replies, ctx.now)
+    return len(turn.replies)
+
+
 JOBS: tuple[tuple[str, Job], ...] = (
     ("reservation_reminders", send_reservation_reminders),
     ("inbox_pruning", prune_inbox),
+    ("sla_reannounce", reannounce_waiting_orders),
+    ("sla_timeout", time_out_waiting_orders),
 )
 
 
@@ -102,6 +215,9 @@ class JobRunner:
         translator: Translator,
         interval: float = 30.0,
         jobs: Sequence[tuple[str, Job]] = JOBS,
+        *,
+        config: CoreConfig | None = None,
+        codec: CallbackCodec | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clock = clock
@@ -109,6 +225,8 @@ class JobRunner:
         self.translator = translator
         self.interval = interval
         self.jobs = list(jobs)
+        self.config = config or CoreConfig(bot_username="")
+        self.codec = codec or CallbackCodec(secrets.token_bytes(32))
         self._stop = asyncio.Event()
 
     async def run_once(self) -> dict[str, int]:
@@ -120,7 +238,13 @@ class JobRunner:
         for name, job in self.jobs:
             try:
                 async with self.sessionmaker() as session, session.begin():
-                    context = JobContext(SqlUnitOfWork(session), self.clock.now(), self.translator)
+                    context = JobContext(
+                        SqlUnitOfWork(session),
+                        self.clock.now(),
+                        self.translator,
+                        self.config,
+                        self.codec,
+                    )
                     done[name] = await job(context)
             except Exception:
                 log.exception("job failed; retrying next tick", extra={"job": name})

@@ -14,6 +14,7 @@ from handlers import (
     catalog_flow,
     checkout_flow,
     orders_flow,
+    staff_admin_flow,
     staff_bookings,
     staff_flow,
     staff_tools_flow,
@@ -44,6 +45,7 @@ def build_router() -> Router:
         staff_flow,
         staff_bookings,
         staff_tools_flow,
+        staff_admin_flow,
     ):
         feature.register(router)
     return router

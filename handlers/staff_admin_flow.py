@@ -67,9 +67,7 @@ async def pause(turn: Turn) -> None:
     if until is None:
         turn.say(t("staff.paused", store=store.name))
     else:
-        turn.say(
-            t("staff.paused_until", store=store.name, time=clock_time(until, store.timezone))
-        )
+        turn.say(t("staff.paused_until", store=store.name, time=clock_time(until, store.timezone)))
 
 
 async def resume(turn: Turn) -> None:
@@ -175,8 +173,10 @@ def auto_paused(turn: Turn, store: Store, count: int) -> None:
         turn.replies.append(
             send_message(store.staff_chat_id, t("staff.sla_paused", store=store.name, count=count))
         )
-    people = sorted(turn.config.admin_ids | {store.manager_telegram_id or 0} - {0})
-    for person in people:
+    people = set(turn.config.admin_ids)
+    if store.manager_telegram_id is not None:
+        people.add(store.manager_telegram_id)
+    for person in sorted(people):
         turn.replies.append(
             send_message(person, t("staff.sla_paused_admin", store=store.name, count=count))
         )

@@ -17,7 +17,7 @@ from bot.db import models
 from bot.fakeapi.server import FakeBotApi
 from bot.sender import SendLimits
 from bot.settings import Settings
-from domain.clock import RunningClock
+from domain.clock import Clock, RunningClock
 from tests.e2e.conftest import TOKEN
 from tests.e2e.shopper import Shopper
 
@@ -89,9 +89,13 @@ async def running_shop(
     *,
     start: datetime = OPEN_TIME,
     first_update_id: int = 1,
+    clock: Clock | None = None,
     **settings: Any,
 ) -> AsyncIterator[Shop]:
-    """Run the bot on `runtime` over `database_url` until the block ends."""
+    """Run the bot on `runtime` over `database_url` until the block ends.
+
+    `clock` (default: a running clock from `start`) lets a test move time on.
+    """
     fake = FakeBotApi(token=TOKEN, limits=None, first_update_id=first_update_id)
     await fake.start()
     fake.add_user(SHOPPER, "Mia", language_code="en")
@@ -106,7 +110,7 @@ async def running_shop(
     }
     app = BotApp(
         Settings.model_construct(**(values | settings)),
-        clock=RunningClock(start),
+        clock=clock or RunningClock(start),
         send_limits=UNTHROTTLED,
     )
     await app.start()

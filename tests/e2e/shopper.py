@@ -16,13 +16,16 @@ class Shopper:
     fake: FakeBotApi
     user_id: int
 
-    def _reactions(self) -> int:
-        return sum(1 for call in self.fake.calls() if call.method.lower() != "getupdates")
+    def reactions(self) -> int:
+        """How many calls the bot made in reaction to people so far."""
+        # Lookups (getUpdates, the group admin check) are not reactions to what a person did.
+        lookups = {"getupdates", "getchatmember"}
+        return sum(1 for call in self.fake.calls() if call.method.lower() not in lookups)
 
     async def settle(self, before: int) -> None:
         """Wait for the bot's first reaction (every action gets one), then for quiet."""
         deadline = asyncio.get_running_loop().time() + 10
-        while self._reactions() <= before:
+        while self.reactions() <= before:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(
                     "the bot did not react; chat so far:\n" + "\n".join(self.texts())
@@ -32,19 +35,19 @@ class Shopper:
 
     async def send(self, text: str) -> None:
         """Type a message (or command) and wait for the bot."""
-        before = self._reactions()
+        before = self.reactions()
         self.fake.send_text(self.user_id, text)
         await self.settle(before)
 
     async def share_contact(self, phone: str) -> None:
         """Tap the share-phone button."""
-        before = self._reactions()
+        before = self.reactions()
         self.fake.send_contact(self.user_id, phone)
         await self.settle(before)
 
     async def share_location(self, latitude: float, longitude: float) -> None:
         """Tap the share-location button."""
-        before = self._reactions()
+        before = self.reactions()
         self.fake.send_location(self.user_id, latitude, longitude)
         await self.settle(before)
 
@@ -84,7 +87,7 @@ class Shopper:
 
     async def press_data(self, message_id: int, data: str) -> str:
         """Press with exact data (an old or forged button)."""
-        before = self._reactions()
+        before = self.reactions()
         query_id = self.fake.press_button(self.user_id, message_id, data)
         await self.settle(before)
         return query_id

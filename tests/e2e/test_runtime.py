@@ -78,7 +78,15 @@ async def test_command_menus_are_registered_per_scope_and_language(
         "help",
     ]
     assert private_zh[0]["description"] == "重新开始并选择门店"
-    assert [c["command"] for c in groups] == ["help"]
+    assert [c["command"] for c in groups] == [
+        "help",
+        "stock",
+        "staff",
+        "pause",
+        "resume",
+        "busy",
+        "bind",
+    ]
 
 
 async def test_start_over_the_webhook_is_answered(
