@@ -21,7 +21,7 @@ from bot.db.migrate import upgrade_async
 from bot.db.models import OutboxMessage
 from bot.fakeapi.server import FakeBotApi, format_transcript
 from bot.seed import seed_demo_data
-from bot.sender import SendLimits
+from bot.sender import UNTHROTTLED
 from bot.settings import Settings
 from domain.clock import RunningClock
 
@@ -363,11 +363,8 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
             "payment_provider_token": None,
         }
     )
-    unthrottled = SendLimits(
-        global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
-    )
     settings = settings.model_copy(update={"admin_ids": (ANN.user_id,)})
-    app = BotApp(settings, clock=clock, send_limits=None if realistic else unthrottled)
+    app = BotApp(settings, clock=clock, send_limits=None if realistic else UNTHROTTLED)
     polling: asyncio.Task[None] | None = None
     failure: str | None = None
     try:

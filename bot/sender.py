@@ -66,6 +66,13 @@ class SendLimits:
     safety_margin: float = 0.0
 
 
+# Limits high enough never to wait: for the fast offline demo and scenario tests, whose fake
+# Bot API then enforces none either (rate limiting has its own tests).
+UNTHROTTLED = SendLimits(
+    global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
+)
+
+
 class TokenBucket:
     """A token bucket (capacity `capacity`, refilling `rate` per second), started full."""
 

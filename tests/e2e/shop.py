@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.app import BotApp
 from bot.db import models
 from bot.fakeapi.server import FakeBotApi
-from bot.sender import SendLimits
+from bot.sender import UNTHROTTLED
 from bot.settings import Settings
 from domain.clock import Clock, RunningClock
 from tests.e2e.conftest import TOKEN
@@ -26,9 +26,6 @@ SHOPPER, OTHER = 3001, 3002
 OPEN_TIME = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 # 23:30 in Shanghai: every demo store is closed.
 CLOSED_TIME = datetime(2026, 5, 4, 15, 30, tzinfo=UTC)
-UNTHROTTLED = SendLimits(
-    global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
-)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from bot.app import BotApp
 from bot.db import models
 from bot.fakeapi.server import FakeBotApi
 from bot.jobs import JobRunner
-from bot.sender import SendLimits
+from bot.sender import UNTHROTTLED
 from bot.settings import Settings
 from handlers.callbacks import CallbackCodec
 from tests.e2e.conftest import TOKEN, eventually
@@ -115,11 +115,8 @@ async def shop(seeded_url: str, runtime: str) -> AsyncIterator[Shop]:
             }
         )
     )
-    fast = SendLimits(
-        global_per_second=1000, per_chat_per_second=1000, per_chat_burst=1000, group_per_minute=1000
-    )
     clock = RunningClock(NOW)
-    app = BotApp(settings, clock=clock, send_limits=fast)
+    app = BotApp(settings, clock=clock, send_limits=UNTHROTTLED)
     await app.start()
     polling = asyncio.create_task(app.run_polling())
     try:
