@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Customer, OutboxMessage
+from bot.digest import CardContent, compose, fits
 from bot.transport import (
     BadRequest,
     BotApiTransport,
@@ -160,6 +161,17 @@ class _Row:
     ref: str | None
     attempts: int
     next_attempt_at: datetime
+    label: str | None = None
+    target_ref: str | None = None
+
+
+@dataclass(slots=True)
+class _Plan:
+    """One Bot API call that settles the head row and, when coalesced, later rows too."""
+
+    params: dict[str, Any]
+    absorbed: tuple[int, ...] = ()  # later pending rows of the chat this call settles
+    bundled: bool = False  # several cards went out as one digest message
 
 
 @dataclass(slots=True)
@@ -181,6 +193,19 @@ class _Tick:
     next_due: datetime | None = None
     blocked: bool = False  # due rows exist but could not start yet (chat busy, task cap)
     recheck_in: float | None = None  # real seconds after which to look again regardless
+
+
+def _edits_by_target(rows: list[Any]) -> dict[str, list[Any]]:
+    """Pending full edits (editMessageText) grouped by what they change, in order."""
+    edits: dict[str, list[Any]] = {}
+    for row in rows:
+        if row.method == "editMessageText" and row.target_ref is not None:
+            edits.setdefault(row.target_ref, []).append(row)
+    return edits
+
+
+def _without_content(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k not in ("text", "parse_mode", "reply_markup")}
 
 
 def _short(error: object) -> str:
@@ -219,6 +244,8 @@ class OutboxSender:
         time_scale: float = 1.0,
         batch_size: int = 500,
         invoice_provider_token: str | None = None,
+        coalesce_groups: bool = True,
+        max_digest_cards: int = 5,
     ) -> None:
         """Wire the sender; `monotonic`, `sleep` and `time_scale` drive the limiters only.
 
@@ -240,6 +267,9 @@ class OutboxSender:
         self._time_scale = time_scale
         self._global_freed = asyncio.Event()
         self._batch_size = batch_size
+        # Groups get about 20 messages a minute: combine waiting cards and pending edits.
+        self.coalesce_groups = coalesce_groups
+        self.max_digest_cards = max(1, max_digest_cards)
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self._free_semaphore = asyncio.Semaphore(max(1, concurrency))
         self._max_jobs = max(64, concurrency * 16)
@@ -263,6 +293,7 @@ class OutboxSender:
             "failed": 0,
             "dead": 0,
             "skipped_unreachable": 0,
+            "coalesced": 0,
         }
 
     # ------------------------------------------------------------------ control
@@ -383,6 +414,8 @@ class OutboxSender:
             OutboxMessage.ref,
             OutboxMessage.attempts,
             OutboxMessage.next_attempt_at,
+            OutboxMessage.label,
+            OutboxMessage.target_ref,
         )
         async with self._sessionmaker() as session, session.begin():
             chat_rows = (
@@ -413,6 +446,8 @@ class OutboxSender:
                 ref=raw.ref,
                 attempts=raw.attempts or 0,
                 next_attempt_at=raw.next_attempt_at,
+                label=raw.label,
+                target_ref=raw.target_ref,
             )
             if row.id in self._jobs:
                 continue
@@ -515,6 +550,11 @@ class OutboxSender:
         limiter = self._limiter_for(row)
         if limiter is not None:
             await self._wait_chat(limiter)
+        # Planned after the wait, so everything that queued up meanwhile can join this call.
+        plan = _Plan(params)
+        if self.coalesce_groups and row.chat_id is not None and row.chat_id < 0:
+            plan = await self._coalesce(row, params)
+            params = plan.params
         semaphore = self._semaphore if limiter is not None else self._free_semaphore
         error: TransportError | None = None
         result: Any = None
@@ -533,14 +573,14 @@ class OutboxSender:
             message_id: int | None = None
             if isinstance(result, dict) and isinstance(result.get("message_id"), int):
                 message_id = result["message_id"]
-            await self._sent(row, message_id)
+            await self._sent(row, message_id, plan)
         elif isinstance(error, RetryAfter):
             await self._retry_after(row, error)
         elif isinstance(error, Forbidden):
             await self._forbidden(row, _short(error))
         elif isinstance(error, BadRequest):
             if _NOT_MODIFIED in str(error).lower():
-                await self._sent(row, resolved_id)
+                await self._sent(row, resolved_id, plan)
                 return
             await self._fail(row, _short(error))
             log.warning(
@@ -554,6 +594,159 @@ class OutboxSender:
             )
         else:  # TransientError or another TransportError subclass
             await self._retry_transient(row, _short(error))
+
+    # ------------------------------------------------------------------ group coalescing
+
+    async def _coalesce(self, row: _Row, params: dict[str, Any]) -> _Plan:
+        """Fold what waits behind `row` in its group into the one call (see bot/digest.py).
+
+        Waiting cards join a new card as one digest message; pending edits of a card (or of
+        any card sharing its digest) collapse into one edit showing the latest of each. Only
+        this chat's one job reads and settles its pending rows, so nothing races here.
+        """
+        if row.method == "sendMessage" and row.label is not None:
+            return await self._bundle_cards(row, params)
+        if row.method == "editMessageText" and row.target_ref is not None:
+            return await self._merge_edits(row, params)
+        return _Plan(params)
+
+    async def _bundle_cards(self, row: _Row, params: dict[str, Any]) -> _Plan:
+        assert row.label is not None
+        behind = await self._pending_behind(row)
+        edits = _edits_by_target(behind)
+        now = self._clock.now()
+        absorbed: list[int] = []
+
+        def card(label: str, ref: str | None, own: dict[str, Any]) -> CardContent:
+            later = edits.get(ref, []) if ref is not None else []
+            absorbed.extend(edit.id for edit in later)
+            return CardContent.from_params(label, later[-1].params if later else own)
+
+        cards = [card(row.label, row.ref, params)]
+        for other in behind:
+            if len(cards) >= self.max_digest_cards:
+                break
+            if other.method != "sendMessage" or other.label is None or other.next_attempt_at > now:
+                continue
+            candidate = CardContent.from_params(
+                other.label, edits[other.ref][-1].params if other.ref in edits else other.params
+            )
+            if not fits([*cards, candidate]):
+                break
+            cards.append(card(other.label, other.ref, other.params))
+            absorbed.append(other.id)
+        if not absorbed:
+            return _Plan(params)
+        return _Plan(
+            {**_without_content(params), **compose(cards)}, tuple(absorbed), len(cards) > 1
+        )
+
+    async def _merge_edits(self, row: _Row, params: dict[str, Any]) -> _Plan:
+        assert row.chat_id is not None
+        assert row.target_ref is not None
+        behind = await self._pending_behind(row)
+        edits = _edits_by_target(behind)
+        members = await self._digest_members(row.chat_id, row.target_ref)
+        if not members:
+            later = edits.get(row.target_ref, [])
+            if not later:
+                return _Plan(params)
+            latest = CardContent.from_params("", later[-1].params)
+            return _Plan(
+                {**_without_content(params), **compose([latest])},
+                tuple(edit.id for edit in later),
+            )
+        shown = await self._shown_contents(row.chat_id, [ref for ref, _ in members])
+        cards: list[CardContent] = []
+        absorbed: list[int] = []
+        for ref, label in members:
+            later = edits.get(ref, [])
+            absorbed.extend(edit.id for edit in later)
+            if later:
+                content: dict[str, Any] | None = later[-1].params
+            elif ref == row.target_ref:
+                content = params
+            else:
+                content = shown.get(ref)
+            if content is not None:
+                cards.append(CardContent.from_params(label, content))
+        return _Plan({**_without_content(params), **compose(cards)}, tuple(absorbed))
+
+    async def _pending_behind(self, row: _Row) -> list[Any]:
+        """The chat's pending rows after `row`, in order (capped at one batch)."""
+        async with self._sessionmaker() as session, session.begin():
+            result = await session.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.method,
+                    OutboxMessage.params,
+                    OutboxMessage.ref,
+                    OutboxMessage.label,
+                    OutboxMessage.target_ref,
+                    OutboxMessage.next_attempt_at,
+                )
+                .where(
+                    OutboxMessage.chat_id == row.chat_id,
+                    OutboxMessage.status == PENDING,
+                    OutboxMessage.id > row.id,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(self._batch_size)
+            )
+            return list(result.all())
+
+    async def _digest_members(self, chat_id: int, ref: str) -> list[tuple[str, str]]:
+        """(ref, label) of every card in the digest message now showing `ref`; [] if alone."""
+        async with self._sessionmaker() as session, session.begin():
+            bundle_id = await session.scalar(
+                select(OutboxMessage.bundle_id)
+                .where(
+                    OutboxMessage.chat_id == chat_id,
+                    OutboxMessage.ref == ref,
+                    OutboxMessage.status == SENT,
+                    OutboxMessage.method == "sendMessage",
+                )
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            )
+            if bundle_id is None:
+                return []
+            rows = await session.execute(
+                select(OutboxMessage.ref, OutboxMessage.label)
+                .where(
+                    OutboxMessage.bundle_id == bundle_id,
+                    OutboxMessage.method == "sendMessage",
+                    OutboxMessage.ref.is_not(None),
+                )
+                .order_by(OutboxMessage.id)
+            )
+            return [(str(ref), str(label or "")) for ref, label in rows.all()]
+
+    async def _shown_contents(self, chat_id: int, refs: list[str]) -> dict[str, dict[str, Any]]:
+        """The parameters of the last delivered send or edit of each card, by ref."""
+        async with self._sessionmaker() as session, session.begin():
+            rows = await session.execute(
+                select(OutboxMessage.ref, OutboxMessage.target_ref, OutboxMessage.params)
+                .where(
+                    OutboxMessage.chat_id == chat_id,
+                    OutboxMessage.status == SENT,
+                    or_(
+                        and_(
+                            OutboxMessage.ref.in_(refs),
+                            OutboxMessage.method == "sendMessage",
+                        ),
+                        and_(
+                            OutboxMessage.target_ref.in_(refs),
+                            OutboxMessage.method == "editMessageText",
+                        ),
+                    ),
+                )
+                .order_by(OutboxMessage.id)
+            )
+            shown: dict[str, dict[str, Any]] = {}
+            for ref, target_ref, row_params in rows.all():
+                shown[str(target_ref or ref)] = dict(row_params or {})
+            return shown
 
     def _limiter_for(self, row: _Row) -> _ChatLimiter | None:
         if row.chat_id is None or row.method.lower() in UNLIMITED_METHODS:
@@ -657,8 +850,9 @@ class OutboxSender:
             return False
         return True
 
-    async def _sent(self, row: _Row, message_id: int | None) -> None:
+    async def _sent(self, row: _Row, message_id: int | None, plan: _Plan | None = None) -> None:
         now = self._clock.now()
+        bundle_id = row.id if plan is not None and plan.bundled else None
         async with self._sessionmaker() as session, session.begin():
             await self._set(
                 session,
@@ -668,7 +862,24 @@ class OutboxSender:
                 message_id=message_id,
                 attempts=row.attempts + 1,
                 last_error=None,
+                bundle_id=bundle_id,
             )
+            if plan is not None and plan.absorbed:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(plan.absorbed), OutboxMessage.status == PENDING)
+                    .values(
+                        status=SENT,
+                        sent_at=now,
+                        message_id=message_id,
+                        attempts=OutboxMessage.attempts + 1,
+                        last_error=None,
+                        bundle_id=bundle_id,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        if plan is not None:
+            self.stats["coalesced"] += len(plan.absorbed)
         self.stats["sent"] += 1
         log.debug("outbox row sent", extra={"outbox_id": row.id, "method": row.method})
 

@@ -25,6 +25,8 @@ PICKUP_CODE_MIN_LENGTH: Final = 4
 PICKUP_CODE_MAX_LENGTH: Final = 8
 # Codes are read aloud and typed from a phone screen, so 0/O, 1/I/L are left out.
 PICKUP_CODE_ALPHABET: Final = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+# The audit note of an SLA re-announcement (a placed -> placed event): the card has a copy.
+REANNOUNCED_NOTE: Final = "reannounced"
 _PICKUP_CODE_RE = re.compile(r"[A-Z0-9]{4,8}")
 # "kind:id", e.g. "staff:123", "customer:42", "system:sla"; the audit log is grepped by kind.
 _ACTOR_RE = re.compile(r"[a-z][a-z_]*:[^\s:]+")
@@ -172,6 +174,8 @@ class StatusChange:
     actor: str
     at: datetime
     note: str | None = None
+    # The person's display name when a person acted, so others can be told who moved it.
+    actor_name: str | None = None
 
     def __post_init__(self) -> None:
         """Normalise ``at`` to UTC and check the actor format."""

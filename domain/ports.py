@@ -58,6 +58,18 @@ class OrderView:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderMove:
+    """One recorded transition of an order: to which status, who, when."""
+
+    from_status: str | None
+    to_status: str
+    actor: str
+    at: datetime
+    actor_name: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReservationView:
     """A table booking or service appointment as customers and staff see it (read model)."""
 
@@ -289,6 +301,14 @@ class OrderRepository(Protocol):
 
     async def release_stock(self, order_id: int) -> None:
         """Return a cancelled or rejected order's reserved stock."""
+        ...
+
+    async def moves(self, order_id: int) -> Sequence[OrderMove]:
+        """The order's recorded transitions, oldest first."""
+        ...
+
+    async def find_ready_by_code(self, store_id: int, code: str) -> OrderView | None:
+        """The store's order waiting for pickup under this code, if any."""
         ...
 
 

@@ -16,7 +16,16 @@ PRIVATE_COMMANDS: tuple[str, ...] = (
     "language",
     "help",
 )
-GROUP_COMMANDS: tuple[str, ...] = ("help", "stock", "staff", "pause", "resume", "busy", "bind")
+GROUP_COMMANDS: tuple[str, ...] = (
+    "help",
+    "pickup",
+    "stock",
+    "staff",
+    "pause",
+    "resume",
+    "busy",
+    "bind",
+)
 _SCOPES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("all_private_chats", PRIVATE_COMMANDS),
     ("all_group_chats", GROUP_COMMANDS),

@@ -74,6 +74,8 @@ class Inbound:
     charge_id: str | None = None
     provider_charge_id: str | None = None
     new_status: str | None = None
+    # For the bot's own membership: rights it needs that the group withheld ("can_send_photos").
+    missing_rights: tuple[str, ...] = ()
     # The author of the message this one replies to (e.g. `/staff add` sent as a reply).
     reply_to_user_id: int | None = None
     reply_to_first_name: str | None = None
@@ -126,8 +128,13 @@ def _parse(update_id: int, raw: Mapping[str, Any], bot_username: str | None) -> 
             user=_user(member["from"]),
             chat=_chat(member["chat"]),
             new_status=str(new.get("status", "")),
+            missing_rights=tuple(right for right in NEEDED_RIGHTS if new.get(right) is False),
         )
     return Inbound(update_id=update_id, kind=InboundKind.UNSUPPORTED)
+
+
+# What the bot does in a staff group: post cards and notices, /stats charts, /export files.
+NEEDED_RIGHTS = ("can_send_messages", "can_send_photos", "can_send_documents")
 
 
 def _parse_message(update_id: int, message: Mapping[str, Any], bot_username: str | None) -> Inbound:

@@ -18,6 +18,19 @@ class OutboundCall:
     params: dict[str, Any]
     chat_id: int | None
     ref: str | None = None
+    # Marks a staff card the sender may combine with other cards into one digest message at
+    # rush hour; shown before each of its buttons there ("#1042").
+    label: str | None = None
+
+    @property
+    def target(self) -> str | None:
+        """What an edit call changes: the ref it names or "#<message_id>"; None otherwise."""
+        if not self.method.startswith("edit"):
+            return None
+        message_id = self.params.get("message_id")
+        if isinstance(message_id, dict) and "ref" in message_id:
+            return str(message_id["ref"])
+        return f"#{message_id}" if isinstance(message_id, int) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +70,7 @@ def send_message(
     keyboard: InlineKeyboard | dict[str, Any] | None = None,
     *,
     ref: str | None = None,
+    label: str | None = None,
 ) -> OutboundCall:
     """A sendMessage call with HTML parse mode and an optional keyboard."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": truncate(text), "parse_mode": "HTML"}
@@ -64,7 +78,7 @@ def send_message(
         params["reply_markup"] = keyboard.to_api()
     elif keyboard is not None:
         params["reply_markup"] = keyboard
-    return OutboundCall("sendMessage", params, chat_id, ref)
+    return OutboundCall("sendMessage", params, chat_id, ref, label)
 
 
 def edit_message_text(

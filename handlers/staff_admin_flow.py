@@ -19,9 +19,11 @@ from handlers.inbound import Inbound, InboundKind
 from handlers.outbound import InlineKeyboard, OutboundCall, edit_message_text, send_message
 from handlers.staff_flow import (
     card_keyboard,
+    card_label,
     card_ref,
     card_text,
-    is_staff_here,
+    sla_ref,
+    staff_store,
     staff_t,
     tell_customer,
 )
@@ -38,23 +40,10 @@ def register(router: Router) -> None:
     router.group_commands |= {"pause": pause, "resume": resume, "busy": busy}
 
 
-async def _staff_store(turn: Turn) -> Store | None:
-    """The group's store if the sender may run it; otherwise say why not and return None."""
-    t = staff_t(turn)
-    store = await turn.uow.stores.by_staff_chat(turn.chat_id)
-    if store is None:
-        turn.say(t("staff.not_bound"))
-        return None
-    if not await is_staff_here(turn, store):
-        turn.say(t("staff.not_staff"))
-        return None
-    return store
-
-
 async def pause(turn: Turn) -> None:
     """/pause [minutes]: stop taking orders for 1..1440 minutes, or until /resume."""
     t = staff_t(turn)
-    store = await _staff_store(turn)
+    store = await staff_store(turn)
     if store is None:
         return
     assert store.id is not None
@@ -73,7 +62,7 @@ async def pause(turn: Turn) -> None:
 async def resume(turn: Turn) -> None:
     """/resume: take orders again."""
     t = staff_t(turn)
-    store = await _staff_store(turn)
+    store = await staff_store(turn)
     if store is None:
         return
     assert store.id is not None
@@ -84,7 +73,7 @@ async def resume(turn: Turn) -> None:
 async def busy(turn: Turn) -> None:
     """/busy +N: add N minutes (0..120) to every ETA staff give; /busy 0 turns it off."""
     t = staff_t(turn)
-    store = await _staff_store(turn)
+    store = await staff_store(turn)
     if store is None:
         return
     assert store.id is not None
@@ -125,11 +114,6 @@ async def _card(turn: Turn, order: OrderView, store: Store) -> str:
     return card_text(turn, order, store, customer.first_name if customer else "?")
 
 
-def sla_ref(order_id: int) -> str:
-    """The outbox ref naming an order's re-announced card copy."""
-    return f"order:{order_id}:sla"
-
-
 async def reannounce(turn: Turn, order: OrderView, store: Store) -> OutboundCall | None:
     """A fresh copy of a waiting order's card, with its buttons, at the bottom of the group."""
     if store.staff_chat_id is None:
@@ -139,7 +123,11 @@ async def reannounce(turn: Turn, order: OrderView, store: Store) -> OutboundCall
     text = t("staff.sla_reannounce", number=order.number, minutes=waited)
     text += "\n\n" + await _card(turn, order, store)
     return send_message(
-        store.staff_chat_id, text, card_keyboard(turn, order), ref=sla_ref(order.id)
+        store.staff_chat_id,
+        text,
+        card_keyboard(turn, order),
+        ref=sla_ref(order.id),
+        label=card_label(order),
     )
 
 

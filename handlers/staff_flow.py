@@ -8,22 +8,32 @@ pressing at once exactly one moves the order and the other is told.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from domain.errors import InvalidTransition
 from domain.orders import (
     ETA_MAX_MINUTES,
+    PICKUP_CODE_ALPHABET,
+    PICKUP_CODE_MAX_LENGTH,
+    REANNOUNCED_NOTE,
     Order,
     RejectReason,
     StatusChange,
     generate_pickup_code,
 )
-from domain.ports import OrderView
+from domain.ports import OrderMove, OrderView
 from domain.stores import Store
 from handlers.callbacks import CallbackData
-from handlers.outbound import Button, InlineKeyboard, OutboundCall, send_message
+from handlers.outbound import (
+    Button,
+    InlineKeyboard,
+    OutboundCall,
+    edit_message_text,
+    send_message,
+)
 from handlers.turn import Router, StaleButton, Turn, int_arg, str_arg
 from handlers.views import clock_time, money
 
@@ -33,7 +43,7 @@ _PICKUP_CODES = random.SystemRandom()
 
 def register(router: Router) -> None:
     """Add this module's handlers to the routing table."""
-    router.group_commands |= {"bind": bind, "unbind": unbind}
+    router.group_commands |= {"bind": bind, "unbind": unbind, "pickup": pickup}
     router.membership = membership_changed
     router.callbacks |= {
         "sa": accept,
@@ -49,6 +59,16 @@ def register(router: Router) -> None:
 def card_ref(order_id: int) -> str:
     """The outbox ref naming an order's card in the staff group."""
     return f"order:{order_id}:card"
+
+
+def sla_ref(order_id: int) -> str:
+    """The outbox ref naming an order's re-announced card copy."""
+    return f"order:{order_id}:sla"
+
+
+def card_label(order: OrderView) -> str:
+    """How a card's buttons are marked when it shares a digest message with other cards."""
+    return f"#{order.number}"
 
 
 def card_text(turn: Turn, order: OrderView, store: Store, customer_name: str) -> str:
@@ -106,6 +126,7 @@ def new_order_card(turn: Turn, order: OrderView, store: Store) -> OutboundCall |
         card_text(turn, order, store, customer.first_name),
         keyboard,
         ref=card_ref(order.id),
+        label=card_label(order),
     )
 
 
@@ -155,13 +176,26 @@ async def unbind(turn: Turn) -> None:
 
 
 async def membership_changed(turn: Turn) -> None:
-    """Removed from a store's group: orders stay, and the admins and manager are told."""
-    if turn.inbound.new_status not in ("left", "kicked"):
-        return
+    """The bot's place in a store's group changed: tell whoever can fix what it cannot do.
+
+    Removed, or muted: orders stay and the admins and manager are told in private. Allowed to
+    post but not to send photos or files: the group is told what will not arrive there.
+    """
     store = await turn.uow.stores.by_staff_chat(turn.chat_id)
     if store is None:
         return
-    text = staff_t(turn)("staff.removed_alert", store=store.name)
+    t = staff_t(turn)
+    missing = turn.inbound.missing_rights
+    if turn.inbound.new_status in ("left", "kicked"):
+        _alert_people(turn, store, t("staff.removed_alert", store=store.name))
+    elif "can_send_messages" in missing:
+        _alert_people(turn, store, t("staff.muted_alert", store=store.name))
+    elif missing:
+        rights = ", ".join(t(f"staff.right.{right}") for right in missing)
+        turn.say(t("staff.rights_missing", rights=rights))
+
+
+def _alert_people(turn: Turn, store: Store, text: str) -> None:
     people = set(turn.config.admin_ids)
     if store.manager_telegram_id is not None:
         people.add(store.manager_telegram_id)
@@ -206,34 +240,83 @@ async def _transition(
     notice_key: str | None,
 ) -> None:
     """Apply one staff step with compare-and-set, update the card, tell the customer."""
-    t = staff_t(turn)
     try:
         order, view, store = await _authorized_order(turn, data)
     except _Refused:
         return
-    actor = f"staff:{turn.user_id}"
+    await _apply(turn, order, view, store, step, notice_key)
+
+
+async def _apply(
+    turn: Turn,
+    order: Order,
+    view: OrderView,
+    store: Store,
+    step: Callable[[Order, str], StatusChange],
+    notice_key: str | None,
+) -> bool:
+    """Move an authorized order one step; False (and the presser told who won) if it moved."""
+    t = staff_t(turn)
+    who = turn.inbound.user.first_name if turn.inbound.user else "?"
     try:
-        change = step(order, actor)
+        change = dataclasses.replace(step(order, f"staff:{turn.user_id}"), actor_name=who)
     except InvalidTransition:
-        turn.toast(t("staff.already", status=t(f"staff.word.{view.status}")), alert=True)
-        await _refresh(turn, view, store)
-        return
+        await _already_moved(turn, view, store)
+        return False
     if not await turn.uow.orders.record_change(order, change):
         fresh = await turn.uow.orders.get(view.id)
-        status = fresh.status if fresh else view.status
-        turn.toast(t("staff.already", status=t(f"staff.word.{status}")), alert=True)
-        if fresh is not None:
-            await _refresh(turn, fresh, store)
-        return
+        await _already_moved(turn, fresh or view, store)
+        return False
     if change.to_status in ("rejected", "cancelled"):
         await turn.uow.orders.release_stock(view.id)
     fresh = await turn.uow.orders.get(view.id)
     assert fresh is not None
-    who = turn.inbound.user.first_name if turn.inbound.user else "?"
     turn.toast(t("staff.done"))
     await _refresh(turn, fresh, store, who)
     if notice_key is not None:
         await tell_customer(turn, fresh, store, notice_key)
+    return True
+
+
+async def _already_moved(turn: Turn, order: OrderView, store: Store) -> None:
+    """Tell the presser who moved the order, and when; show the card as it is now."""
+    t = staff_t(turn)
+    status = t(f"staff.word.{order.status}")
+    moves = await turn.uow.orders.moves(order.id)
+    last = _last_move_to(moves, order.status)
+    if last is None:
+        turn.toast(t("staff.already", status=status), alert=True)
+    else:
+        turn.toast(
+            t(
+                "staff.already_by",
+                status=status,
+                name=actor_name(turn, last),
+                time=clock_time(last.at, store.timezone),
+            ),
+            alert=True,
+        )
+    await _refresh(turn, order, store)
+
+
+def _last_move_to(moves: Sequence[OrderMove], status: str) -> OrderMove | None:
+    for move in reversed(moves):
+        if move.to_status == status and move.from_status != status:
+            return move
+    return None
+
+
+def actor_name(turn: Turn, move: OrderMove) -> str:
+    """Who made a move, as staff should read it: a name, "the customer", "automatically"."""
+    t = staff_t(turn)
+    if move.actor_name:
+        return html.escape(move.actor_name)
+    kind = move.actor.split(":", 1)[0]
+    if kind == "system":
+        return t("staff.actor_system")
+    if kind == "customer":
+        return t("staff.actor_customer")
+    return html.escape(move.actor)
 
 
 async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None = None) -> None:
@@ -241,8 +324,23 @@ async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None =
     text = card_text(turn, order, store, customer.first_name if customer else "?")
     if who is not None:
         t = staff_t(turn)
-        text += "\n" + t("staff.by", name=who, time=clock_time(turn.now, store.timezone))
-    turn.show(text, card_keyboard(turn, order) or InlineKeyboard([]))
+        text += "\n" + t(
+            "staff.by", name=html.escape(who), time=clock_time(turn.now, store.timezone)
+        )
+    await show_card(turn, order, store, text, card_keyboard(turn, order) or InlineKeyboard([]))
+
+
+async def show_card(
+    turn: Turn, order: OrderView, store: Store, text: str, keyboard: InlineKeyboard
+) -> None:
+    """Edit every copy of the order's card (by ref: the card may share a digest message)."""
+    if store.staff_chat_id is None:
+        return
+    refs = [card_ref(order.id)]
+    if any(move.note == REANNOUNCED_NOTE for move in await turn.uow.orders.moves(order.id)):
+        refs.append(sla_ref(order.id))
+    for ref in refs:
+        turn.replies.append(edit_message_text(store.staff_chat_id, ref, text, keyboard))
 
 
 async def tell_customer(turn: Turn, order: OrderView, store: Store, key: str) -> None:
@@ -294,8 +392,7 @@ async def reject_reasons(turn: Turn, data: CallbackData) -> None:
     except _Refused:
         return
     if view.status != "placed":
-        turn.toast(t("staff.already", status=t(f"staff.word.{view.status}")), alert=True)
-        await _refresh(turn, view, store)
+        await _already_moved(turn, view, store)
         return
     customer = await turn.uow.customers.get(view.customer_id)
     rows = [
@@ -303,12 +400,8 @@ async def reject_reasons(turn: Turn, data: CallbackData) -> None:
         for reason in RejectReason
     ]
     rows.append([turn.button(t("button.back"), "sk", view.id)])
-    turn.show(
-        card_text(turn, view, store, customer.first_name if customer else "?")
-        + "\n"
-        + t("staff.choose_reason"),
-        InlineKeyboard(rows),
-    )
+    text = card_text(turn, view, store, customer.first_name if customer else "?")
+    await show_card(turn, view, store, text + "\n" + t("staff.choose_reason"), InlineKeyboard(rows))
 
 
 async def back_to_card(turn: Turn, data: CallbackData) -> None:
@@ -354,3 +447,48 @@ async def cancel(turn: Turn, data: CallbackData) -> None:
         lambda order, actor: order.cancel(turn.now, actor, "cancelled by the store"),
         "notify.cancelled",
     )
+
+
+async def staff_store(turn: Turn) -> Store | None:
+    """The group's store if the sender may run it; otherwise say why not and return None."""
+    t = staff_t(turn)
+    store = await turn.uow.stores.by_staff_chat(turn.chat_id)
+    if store is None:
+        turn.say(t("staff.not_bound"))
+        return None
+    if not await is_staff_here(turn, store):
+        turn.say(t("staff.not_staff"))
+        return None
+    return store
+
+
+async def pickup(turn: Turn) -> None:
+    """/pickup <code>: the customer showed their code; complete the matching ready order."""
+    t = staff_t(turn)
+    store = await staff_store(turn)
+    if store is None:
+        return
+    assert store.id is not None
+    code = turn.inbound.args.strip().upper()
+    if not code:
+        turn.say(t("staff.pickup_usage"))
+        return
+    if len(code) > PICKUP_CODE_MAX_LENGTH or any(c not in PICKUP_CODE_ALPHABET for c in code):
+        turn.say(t("staff.pickup_unknown", code=html.escape(code[:PICKUP_CODE_MAX_LENGTH])))
+        return
+    view = await turn.uow.orders.find_ready_by_code(store.id, code)
+    order = await turn.uow.orders.load(view.id) if view is not None else None
+    if view is None or order is None:
+        turn.say(t("staff.pickup_unknown", code=code))
+        return
+    completed = await _apply(
+        turn,
+        order,
+        view,
+        store,
+        lambda order, actor: order.complete(turn.now, actor),
+        "notify.completed",
+    )
+    if completed:
+        items = ", ".join(f"{line.quantity} × {html.escape(line.name)}" for line in view.lines)
+        turn.say(t("staff.pickup_done", number=view.number, code=code, items=items))

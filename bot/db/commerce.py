@@ -21,7 +21,7 @@ from domain.orders import (
     StatusChange,
     timestamp_field,
 )
-from domain.ports import OrderLineView, OrderView, PaymentRecord
+from domain.ports import OrderLineView, OrderMove, OrderView, PaymentRecord
 
 _OPEN_STATUSES = [status.value for status in OrderStatus if status not in TERMINAL_ORDER_STATUSES]
 
@@ -41,6 +41,7 @@ async def add_status_event(
             from_status=change.from_status,
             to_status=change.to_status,
             actor=change.actor,
+            actor_name=change.actor_name,
             note=change.note,
             at=change.at,
         )
@@ -456,6 +457,39 @@ class SqlOrderRepository:
             return False
         await add_status_event(self.session, change, order_id=order.id)
         return True
+
+    async def moves(self, order_id: int) -> Sequence[OrderMove]:
+        """The order's recorded transitions, oldest first."""
+        rows = await self.session.scalars(
+            select(models.OrderEvent)
+            .where(models.OrderEvent.order_id == order_id)
+            .order_by(models.OrderEvent.id)
+        )
+        return [
+            OrderMove(
+                from_status=row.from_status,
+                to_status=row.to_status,
+                actor=row.actor,
+                at=row.at,
+                actor_name=row.actor_name,
+                note=row.note,
+            )
+            for row in rows
+        ]
+
+    async def find_ready_by_code(self, store_id: int, code: str) -> OrderView | None:
+        """The store's order waiting for pickup under this code, if any."""
+        order_id = await self.session.scalar(
+            select(models.Order.id)
+            .where(
+                models.Order.store_id == store_id,
+                models.Order.status == OrderStatus.READY.value,
+                models.Order.pickup_code == code,
+            )
+            .order_by(models.Order.id.desc())
+            .limit(1)
+        )
+        return await self.get(order_id) if order_id is not None else None
 
     async def release_stock(self, order_id: int) -> None:
         """Return a cancelled or rejected order's reserved stock."""

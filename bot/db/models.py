@@ -333,6 +333,8 @@ class OrderEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))
+    # The person's display name when the actor is a person, so "already accepted by Ann".
+    actor_name: Mapped[str | None] = mapped_column(String(200))
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime]
 
@@ -406,6 +408,8 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_chat_status", "chat_id", "status"),
+        Index("ix_outbox_chat_target", "chat_id", "target_ref"),
+        Index("ix_outbox_bundle", "bundle_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -422,3 +426,9 @@ class OutboxMessage(Base):
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)
     source_update_id: Mapped[int | None] = mapped_column(BigInteger)
+    # A staff card that may share one group message with others ("#1042"); see bot/sender.py.
+    label: Mapped[str | None] = mapped_column(String(32))
+    # What an edit changes: the ref it names, or "#<message_id>"; lets pending edits collapse.
+    target_ref: Mapped[str | None] = mapped_column(String(100))
+    # The id of the first row of the digest message this card went out in.
+    bundle_id: Mapped[int | None] = mapped_column(BigInteger)

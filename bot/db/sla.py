@@ -11,12 +11,12 @@ from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
-from domain.orders import OrderStatus
+from domain.orders import REANNOUNCED_NOTE, OrderStatus
 
 SLA_ACTOR = "system:sla"
 # A re-announcement is an order_events row placed -> placed by the SLA with this note, so the
 # audit trail shows it and no extra column is needed.
-REANNOUNCED = "reannounced"
+REANNOUNCED = REANNOUNCED_NOTE
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,8 @@ class SqlUnitOfWork:
                 method=call.method,
                 params=call.params,
                 ref=call.ref,
+                label=call.label,
+                target_ref=call.target,
                 status="pending",
                 attempts=0,
                 next_attempt_at=now,

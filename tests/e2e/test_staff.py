@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -9,7 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import models
-from tests.e2e.shop import Shop, running_shop
+from tests.e2e.conftest import eventually
+from tests.e2e.shop import OPEN_TIME, Shop, running_shop
+from tests.e2e.test_staff_sla import ShiftClock
 
 GROUP = -100_500
 ANN, BEN, OLLY = 4001, 4002, 4003  # two group admins and an ordinary member
@@ -163,10 +166,13 @@ async def test_two_simultaneous_accepts_make_one_transition(shop: Shop) -> None:
     order = await _order(shop)
     assert order.status == "accepted"
     assert order.eta_minutes in (10, 30)
-    answers = sorted([_answer(shop, first), _answer(shop, second)])
-    assert answers == ["Done", "This order is already accepted."]
     accepted = [e for e in await shop.rows(models.OrderEvent) if e.to_status == "accepted"]
     assert len(accepted) == 1
+    winner = accepted[0].actor_name
+    assert winner in ("Ann", "Ben")
+    answers = sorted([_answer(shop, first), _answer(shop, second)])
+    assert answers[1] == "Done"
+    assert re.fullmatch(rf"Already accepted by {winner} at \d\d:\d\d\.", answers[0])
 
 
 async def _request_booking(shop: Shop) -> None:
@@ -232,3 +238,185 @@ async def test_removing_the_bot_from_the_group_alerts_the_admins(shop: Shop) -> 
     alert = shop.fake.messages(ANN)[-1]["text"]
     assert "removed from the staff group of Central Café" in alert
     assert (await _order(shop)).status == "placed", "the order stays"
+
+
+async def test_a_late_press_on_a_moved_card_says_who_moved_it_and_changes_nothing(
+    shop: Shop,
+) -> None:
+    await _place_order(shop)
+    message_id, stale_thirty = _button(shop, "30 min")
+    await _press(shop, ANN, "10 min")
+
+    before = _group_calls(shop)
+    late = shop.fake.press_button(BEN, message_id, stale_thirty, chat_id=GROUP)
+    await shop.me.settle(before)
+
+    assert re.fullmatch(r"Already accepted by Ann at \d\d:\d\d\.", _answer(shop, late))
+    order = await _order(shop)
+    assert (order.status, order.eta_minutes) == ("accepted", 10)
+    accepted = [e for e in await shop.rows(models.OrderEvent) if e.to_status == "accepted"]
+    assert [(e.actor, e.actor_name) for e in accepted] == [(f"staff:{ANN}", "Ann")]
+
+
+async def test_pickup_by_code_completes_the_ready_order_after_checking_the_code(
+    shop: Shop,
+) -> None:
+    await _place_order(shop)
+    await _press(shop, ANN, "10 min")
+    await _press(shop, ANN, "Ready")
+    code = (await _order(shop)).pickup_code
+    assert code
+
+    await _say(shop, ANN, "/pickup")
+    assert shop.fake.messages(GROUP)[-1]["text"].startswith("Usage: /pickup CODE")
+    await _say(shop, ANN, "/pickup ZZZZ")
+    assert "No order is ready for pickup under code ZZZZ" in shop.fake.messages(GROUP)[-1]["text"]
+    await _say(shop, ANN, "/pickup <b>" + "9" * 50)
+    assert "No order is ready" in shop.fake.messages(GROUP)[-1]["text"]
+    await _say(shop, OLLY, f"/pickup {code}")
+    assert shop.fake.messages(GROUP)[-1]["text"] == "Only this store's staff can do that."
+    assert (await _order(shop)).status == "ready"
+
+    await _say(shop, BEN, f"/pickup {code.lower()}")
+
+    assert (await _order(shop)).status == "completed"
+    assert shop.fake.messages(GROUP)[-1]["text"] == (
+        f"✅ #0001 handed over (code {code}): 1 × Croissant"
+    )
+    assert "Completed" in _card(shop)
+    assert "— Ben," in _card(shop)
+    assert "Order #0001 completed" in shop.me.last_text
+
+    await _say(shop, BEN, f"/pickup {code}")
+    assert (
+        f"No order is ready for pickup under code {code}" in (shop.fake.messages(GROUP)[-1]["text"])
+    )
+
+
+async def test_cards_that_queue_up_share_a_digest_whose_buttons_act_on_their_own_order(
+    seeded_url: str, runtime: str
+) -> None:
+    clock = ShiftClock(OPEN_TIME)
+    async with running_shop(seeded_url, runtime, clock=clock, admin_ids=(ANN,)) as shop:
+        await shop.app.jobs.stop()
+        shop.fake.add_user(ANN, "Ann")
+        shop.fake.add_group(GROUP, "Central staff", admins=[ANN])
+        await _say(shop, ANN, "/bind central")
+        await _place_order(shop)
+        # The group is over its limit: Telegram holds the next card back for a minute, and
+        # two more orders arrive meanwhile.
+        shop.fake.add_fault(method="sendMessage", kind="429", retry_after=60, chat_id=GROUP)
+        await _place_order(shop)
+        await _place_order(shop, "latte", "Latte")
+        await _place_order(shop)
+        assert len(_cards(shop)) == 1
+
+        clock.advance(1.5)
+
+        async def digest_arrived() -> bool:
+            return len(_cards(shop)) == 2
+
+        await eventually(digest_arrived, timeout=10)
+
+        digest = _cards(shop)[-1]
+        for number in ("#0002", "#0003", "#0004"):
+            assert f"Order {number}" in digest["text"]
+        labels = [b["text"] for row in digest["reply_markup"]["inline_keyboard"] for b in row]
+        assert labels[:4] == [
+            "#0002 ✅ 10 min",
+            "#0002 ✅ 20 min",
+            "#0002 ✅ 30 min",
+            "#0002 ❌ Reject",
+        ]
+
+        await _press(shop, ANN, "#0003 ✅ 20 min")
+
+        orders = {o.number: o for o in await shop.orders()}
+        assert orders["0003"].status == "accepted"
+        assert orders["0002"].status == orders["0004"].status == "placed"
+        [digest] = [m for m in _cards(shop) if m["message_id"] == digest["message_id"]]
+        order_2, order_3, order_4 = digest["text"].split("┈┈┈┈┈┈┈┈")
+        assert "Accepted" in order_3
+        assert "— Ann," in order_3
+        assert "waiting for acceptance" in order_2
+        assert "waiting for acceptance" in order_4
+        labels = [b["text"] for row in digest["reply_markup"]["inline_keyboard"] for b in row]
+        assert "#0003 🔔 Ready" in labels
+        assert "#0002 ✅ 10 min" in labels
+        assert "#0004 ✅ 10 min" in labels
+        assert not any(label.startswith("#0003 ✅") for label in labels)
+        assert "accepted order #0003" in shop.me.last_text
+        assert len(_cards(shop)) == 2, "the digest was edited in place"
+
+
+def _cards(shop: Shop) -> list[dict[str, Any]]:
+    return [m for m in shop.fake.messages(GROUP) if "Order #" in str(m.get("text", ""))]
+
+
+def _restricted(shop: Shop, **rights: bool) -> dict[str, Any]:
+    """A complete ChatMemberRestricted for the bot, every right granted unless given."""
+    names = (
+        "can_send_messages can_send_audios can_send_documents can_send_photos can_send_videos "
+        "can_send_video_notes can_send_voice_notes can_send_polls can_send_other_messages "
+        "can_add_web_page_previews can_change_info can_invite_users can_pin_messages "
+        "can_manage_topics"
+    ).split()
+    member = {name: rights.get(name, True) for name in names}
+    return {
+        "status": "restricted",
+        "user": shop.fake.bot_user,
+        "is_member": True,
+        "until_date": 0,
+        **member,
+    }
+
+
+async def _bot_membership_changes(
+    shop: Shop, new_member: dict[str, Any], *, answered: bool = True
+) -> None:
+    before = _group_calls(shop)
+    update_id = shop.fake.inject_raw_update(
+        {
+            "my_chat_member": {
+                "chat": {"id": GROUP, "type": "supergroup", "title": "Central staff"},
+                "from": {"id": BEN, "is_bot": False, "first_name": "Ben"},
+                "date": 1_700_000_000,
+                "old_chat_member": {"status": "member", "user": shop.fake.bot_user},
+                "new_chat_member": new_member,
+            }
+        }
+    )
+    if answered:
+        await shop.me.settle(before)
+    else:
+        await shop.processed(update_id)
+        await shop.fake.wait_idle(quiet=0.2)
+
+
+async def test_a_muted_bot_alerts_the_admins_in_private_and_keeps_the_orders(
+    shop: Shop,
+) -> None:
+    await _place_order(shop)
+    posted = len(shop.fake.messages(GROUP))
+
+    await _bot_membership_changes(shop, _restricted(shop, can_send_messages=False))
+
+    alert = shop.fake.messages(ANN)[-1]["text"]
+    assert "may no longer post in the staff group of Central Café" in alert
+    assert len(shop.fake.messages(GROUP)) == posted, "nothing is said where it cannot be read"
+    assert (await _order(shop)).status == "placed"
+
+
+async def test_the_group_is_told_which_rights_the_bot_lacks(shop: Shop) -> None:
+    alerts = len(shop.fake.messages(ANN))
+
+    await _bot_membership_changes(
+        shop, _restricted(shop, can_send_photos=False, can_send_documents=False)
+    )
+
+    said = shop.fake.messages(GROUP)[-1]["text"]
+    assert "I can post here, but not: send photos, send files." in said
+    assert len(shop.fake.messages(ANN)) == alerts
+
+    await _bot_membership_changes(shop, _restricted(shop), answered=False)
+    assert shop.fake.messages(GROUP)[-1]["text"] == said, "all rights granted: nothing to say"
