@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from bot.app import BotApp
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.db.models import OutboxMessage
+from bot.digest import SEPARATOR as DIGEST_SEPARATOR
 from bot.fakeapi.server import FakeBotApi, format_transcript
 from bot.seed import seed_demo_data
 from bot.sender import UNTHROTTLED
@@ -134,12 +136,14 @@ SCENARIOS: dict[Person, tuple[Step, ...]] = {
 GROUP_ID = -1001000
 ANN = Person(2001, "Ann", "en")
 OLLY = Person(2002, "Olly", "en")
+# Not a button: staff type `/pickup CODE` with the code the customer shows.
+PICKUP_BY_CODE = "/pickup"
 # After the customers: staff work the cards (by whose order they are), one press at a time.
 STAFF_STEPS: tuple[tuple[Person, str, Person], ...] = (
     (OLLY, "10 min", ALICE),  # not staff: refused
     (ANN, "10 min", ALICE),
     (ANN, "Ready", ALICE),
-    (ANN, "Completed", ALICE),
+    (ANN, PICKUP_BY_CODE, ALICE),  # Alice shows her code at the counter
     (ANN, "20 min", WANG),
     (ANN, "Reject", BOB),
     (ANN, "too busy", BOB),
@@ -263,13 +267,28 @@ async def _find_card_button(
     control: ControlClient, customer: Person, label: str
 ) -> tuple[int, str]:
     for message in reversed(await control("messages", chat_id=GROUP_ID)):
-        if f"👤 {customer.name}" not in str(message.get("text", "")):
+        # A digest holds several cards; their buttons start with the order's number.
+        cards = str(message.get("text", "")).split(DIGEST_SEPARATOR)
+        mine = [card for card in cards if f"👤 {customer.name}" in card]
+        if not mine:
             continue
+        number = re.search(r"#\d{4}", mine[0])
+        prefix = f"{number.group(0)} " if number and len(cards) > 1 else ""
         for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
             for button in row:
-                if label in button.get("text", "") and "callback_data" in button:
+                text = button.get("text", "")
+                if text.startswith(prefix) and label in text and "callback_data" in button:
                     return int(message["message_id"]), str(button["callback_data"])
     raise StepFailed(f"no button {label!r} on the card of {customer.name}'s order")
+
+
+async def _pickup_code(control: ControlClient, customer: Person) -> str:
+    for message in reversed(await control("messages", chat_id=customer.user_id)):
+        text = str(message.get("text", ""))
+        found = re.search(r"(?i)pickup code:?\s*(?:<[^>]+>)?([A-Z0-9]{4,8})", text)
+        if found:
+            return found.group(1)
+    raise StepFailed(f"{customer.name} has no pickup code to show")
 
 
 async def _find_button(control: ControlClient, chat_id: int, label: str) -> tuple[int, str]:
@@ -399,7 +418,11 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
             if not failures:
                 try:
                     for who, label, customer in STAFF_STEPS:
-                        await _group_action(control, app, who, press=(label, customer))
+                        if label == PICKUP_BY_CODE:
+                            code = await _pickup_code(control, customer)
+                            await _group_action(control, app, who, text=f"/pickup {code}")
+                        else:
+                            await _group_action(control, app, who, press=(label, customer))
                 except StepFailed as exc:
                     failures.append(str(exc))
             failure = "; ".join(failures) or None
