@@ -21,9 +21,17 @@ from aiogram.exceptions import (
 )
 from aiogram.methods import GetUpdates
 from aiogram.methods.base import TelegramMethod
+from aiogram.types import BufferedInputFile
 from pydantic import BaseModel, ValidationError
 
-from bot.transport import BadRequest, Forbidden, RetryAfter, TransientError, Unauthorized
+from bot.transport import (
+    BadRequest,
+    Forbidden,
+    RetryAfter,
+    TransientError,
+    Unauthorized,
+    Uploads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +69,15 @@ class AiogramTransport:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def call(self, method: str, params: dict[str, Any]) -> Any:
+    async def call(self, method: str, params: dict[str, Any], files: Uploads | None = None) -> Any:
         """Make one Bot API call and map aiogram's exceptions to the transport's four kinds."""
         method_class = _method_classes().get(method.lower())
         if method_class is None:
             raise BadRequest(f"unknown Bot API method {method!r}")
+        if files:
+            params = params | {
+                name: BufferedInputFile(data, filename) for name, (filename, data) in files.items()
+            }
         try:
             request = method_class.model_validate(params)
         except ValidationError as exc:

@@ -21,6 +21,7 @@ from bot.transport import (
     TransientError,
     TransportError,
     Unauthorized,
+    Uploads,
 )
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,15 @@ class PtbTransport:
         self._lock = asyncio.Lock()
         silence_ptb_notices()
 
-    async def call(self, method: str, params: dict[str, Any]) -> Any:
+    async def call(
+        self, method: str, params: dict[str, Any], files: Uploads | None = None
+    ) -> Any:
         """Make one Bot API call and map PTB's exceptions to the transport's four kinds."""
+        if files:
+            params = params | {
+                name: telegram.InputFile(data, filename=filename)
+                for name, (filename, data) in files.items()
+            }
         try:
             return await self.request(method, params)
         except Unauthorized:

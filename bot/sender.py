@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Customer, OutboxMessage
+from bot.db.models import Customer, OutboxFile, OutboxMessage
 from bot.digest import CardContent, compose, fits
 from bot.transport import (
     BadRequest,
@@ -49,6 +49,7 @@ UNLIMITED_METHODS = frozenset(
 )
 
 UNRESOLVED_REF = "unresolved message ref"
+MISSING_FILE = "file to upload is missing"
 _NOT_MODIFIED = "message is not modified"
 _MAX_ERROR_LEN = 1000
 
@@ -202,6 +203,15 @@ def _edits_by_target(rows: list[Any]) -> dict[str, list[Any]]:
         if row.method == "editMessageText" and row.target_ref is not None:
             edits.setdefault(row.target_ref, []).append(row)
     return edits
+
+
+def _attachments(params: dict[str, Any]) -> dict[str, str]:
+    """Parameters naming a file to upload ({"attach": token}), by parameter name."""
+    return {
+        name: str(value["attach"])
+        for name, value in params.items()
+        if isinstance(value, dict) and set(value) == {"attach"}
+    }
 
 
 def _without_content(params: dict[str, Any]) -> dict[str, Any]:
@@ -546,6 +556,13 @@ class OutboxSender:
             resolved_id = message_ref
         if row.method == "sendInvoice" and self._invoice_provider_token is not None:
             params.setdefault("provider_token", self._invoice_provider_token)
+        tokens = _attachments(params)
+        files = await self._load_files(tokens) if tokens else {}
+        if set(files) != set(tokens):
+            await self._fail(row, MISSING_FILE)
+            return
+        for name in files:
+            del params[name]
 
         limiter = self._limiter_for(row)
         if limiter is not None:
@@ -563,7 +580,7 @@ class OutboxSender:
                 await self._acquire_global(limiter)
             job.calling = True
             try:
-                result = await self._transport.call(row.method, params)
+                result = await self._transport.call(row.method, params, files or None)
             except TransportError as exc:
                 error = exc
             finally:
@@ -574,6 +591,8 @@ class OutboxSender:
             if isinstance(result, dict) and isinstance(result.get("message_id"), int):
                 message_id = result["message_id"]
             await self._sent(row, message_id, plan)
+            if tokens:
+                await self._drop_files(tokens)
         elif isinstance(error, RetryAfter):
             await self._retry_after(row, error)
         elif isinstance(error, Forbidden):
@@ -811,6 +830,21 @@ class OutboxSender:
             limiter.group.finish(now)
         freed, self._global_freed = self._global_freed, asyncio.Event()
         freed.set()
+
+    async def _load_files(self, tokens: dict[str, str]) -> dict[str, tuple[str, bytes]]:
+        """The files named by {"attach": token} parameters, by parameter name."""
+        async with self._sessionmaker() as session, session.begin():
+            rows = await session.execute(
+                select(OutboxFile.token, OutboxFile.filename, OutboxFile.data).where(
+                    OutboxFile.token.in_(tokens.values())
+                )
+            )
+            found = {token: (filename, bytes(data)) for token, filename, data in rows.all()}
+        return {name: found[token] for name, token in tokens.items() if token in found}
+
+    async def _drop_files(self, tokens: dict[str, str]) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await session.execute(delete(OutboxFile).where(OutboxFile.token.in_(tokens.values())))
 
     async def _resolve_ref(self, ref: str, chat_id: int | None) -> int | None:
         chat_match = (

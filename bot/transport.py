@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
+
+# Files to upload with a call, by parameter name: (filename, bytes).
+Uploads = Mapping[str, tuple[str, bytes]]
 
 
 class TransportError(Exception):
@@ -36,8 +40,10 @@ class Unauthorized(TransientError):
 class BotApiTransport(Protocol):
     """Makes one Bot API call; returns the decoded `result`, raises a TransportError subclass."""
 
-    async def call(self, method: str, params: dict[str, Any]) -> Any:
-        """Call `method` with JSON-compatible `params` and return the decoded result."""
+    async def call(
+        self, method: str, params: dict[str, Any], files: Uploads | None = None
+    ) -> Any:
+        """Call `method` with JSON-compatible `params` (and `files`, sent as multipart)."""
         ...
 
     async def close(self) -> None:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 MAX_MESSAGE_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FileUpload:
+    """A file to upload with a call (a chart, a CSV export)."""
+
+    filename: str
+    data: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +29,8 @@ class OutboundCall:
     # Marks a staff card the sender may combine with other cards into one digest message at
     # rush hour; shown before each of its buttons there ("#1042").
     label: str | None = None
+    # Parameters holding files to upload; in `params` they read {"attach": <parameter name>}.
+    files: Mapping[str, FileUpload] = field(default_factory=dict)
 
     @property
     def target(self) -> str | None:
@@ -113,3 +123,21 @@ def answer_callback(
 def reply_keyboard_remove() -> dict[str, Any]:
     """Markup that hides a reply keyboard."""
     return {"remove_keyboard": True}
+
+
+def send_file(
+    method: str,
+    chat_id: int,
+    field_name: str,
+    upload: FileUpload,
+    caption: str = "",
+    keyboard: InlineKeyboard | None = None,
+) -> OutboundCall:
+    """A sendPhoto / sendDocument call uploading `upload`, with an HTML caption."""
+    params: dict[str, Any] = {"chat_id": chat_id, field_name: {"attach": field_name}}
+    if caption:
+        params["caption"] = truncate(caption, MAX_CAPTION_LENGTH)
+        params["parse_mode"] = "HTML"
+    if keyboard is not None:
+        params["reply_markup"] = keyboard.to_api()
+    return OutboundCall(method, params, chat_id, files={field_name: upload})

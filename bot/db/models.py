@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -432,3 +433,14 @@ class OutboxMessage(Base):
     target_ref: Mapped[str | None] = mapped_column(String(100))
     # The id of the first row of the digest message this card went out in.
     bundle_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OutboxFile(Base):
+    """A file an outbox call uploads (params name it as {"attach": token}); sent as multipart."""
+
+    __tablename__ = "outbox_files"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -64,19 +65,28 @@ class SqlUnitOfWork:
         self, calls: Sequence[OutboundCall], now: datetime, source_update_id: int | None = None
     ) -> None:
         """Write Bot API calls to the outbox; they are sent only after this transaction commits."""
-        self.session.add_all(
-            models.OutboxMessage(
-                chat_id=call.chat_id,
-                method=call.method,
-                params=call.params,
-                ref=call.ref,
-                label=call.label,
-                target_ref=call.target,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-                source_update_id=source_update_id,
+        for call in calls:
+            params = dict(call.params)
+            for name, upload in call.files.items():
+                token = secrets.token_hex(16)
+                params[name] = {"attach": token}
+                self.session.add(
+                    models.OutboxFile(
+                        token=token, filename=upload.filename, data=upload.data, created_at=now
+                    )
+                )
+            self.session.add(
+                models.OutboxMessage(
+                    chat_id=call.chat_id,
+                    method=call.method,
+                    params=params,
+                    ref=call.ref,
+                    label=call.label,
+                    target_ref=call.target,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                    source_update_id=source_update_id,
+                )
             )
-            for call in calls
-        )

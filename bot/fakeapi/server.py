@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import hashlib
 import html
 import itertools
 import json
@@ -554,7 +555,14 @@ def _utf16_len(text: str) -> int:
 
 
 def _file_info(filename: str | None, data: bytes, content_type: str | None) -> Json:
-    return {"filename": filename or "", "size": len(data), "content_type": content_type}
+    # "_data" is taken off by the server (kept in `uploads`) before anything is recorded.
+    return {
+        "filename": filename or "",
+        "size": len(data),
+        "content_type": content_type,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "_data": data,
+    }
 
 
 def _maybe_json(name: str, value: str) -> Any:
@@ -572,7 +580,7 @@ def _resolve_attachments(value: Any, files: dict[str, Json], used: set[str]) -> 
         key = value[len("attach://") :]
         if key in files:
             used.add(key)
-            return dict(files[key])
+            return {k: v for k, v in files[key].items() if k != "_data"}
         return value
     if isinstance(value, dict):
         return {k: _resolve_attachments(v, files, used) for k, v in value.items()}
@@ -614,7 +622,7 @@ def _assemble_params(
     params = {k: _resolve_attachments(v, files, used) for k, v in params.items()}
     for key, info in files.items():
         if key not in used and key not in params:
-            params[key] = dict(info)
+            params[key] = {k: v for k, v in info.items() if k != "_data"}
     return params, files
 
 
@@ -704,6 +712,8 @@ class FakeBotApi:
         self._last_update_id = 0
         self._query_ids = itertools.count(1)
         self._file_ids = itertools.count(1)
+        # Uploaded files by SHA-256, so tests and the sandbox can read what the bot sent.
+        self.uploads: dict[str, bytes] = {}
         self._poll_generation = 0
 
         self._webhook_url: str | None = None
@@ -1294,6 +1304,10 @@ class FakeBotApi:
         except Exception as exc:
             body = _bad(f"can't parse request: {exc}").body()
             return web.json_response(body, status=400)
+        for info in files.values():
+            data = info.pop("_data", None)
+            if isinstance(data, bytes | bytearray):
+                self.uploads[str(info["sha256"])] = bytes(data)
         outcome = await self._dispatch(method, params, files)
         if outcome is None:
             if request.transport is not None:

@@ -248,3 +248,22 @@ def test_retry_after_is_read_in_seconds_whatever_its_form(
 
     assert isinstance(mapped, RetryAfter)
     assert mapped.retry_after == seconds
+
+
+async def test_a_file_is_uploaded_as_multipart_by_either_runtime(
+    fake: FakeBotApi, transport: BotApiTransport
+) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+    sent = await transport.call(
+        "sendPhoto",
+        {"chat_id": ALICE, "caption": "<b>Orders</b>", "parse_mode": "HTML"},
+        {"photo": ("stats.png", png)},
+    )
+
+    assert sent["photo"][0]["file_size"] == len(png)
+    [call] = fake.calls("sendPhoto")
+    uploaded = call.params["photo"]  # the multipart part, however the runtime named it
+    assert uploaded["filename"] == "stats.png"
+    assert fake.uploads[uploaded["sha256"]] == png
+    assert sent["caption"] == "Orders"

@@ -14,12 +14,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Customer, OutboxMessage
+from bot.db.models import Customer, OutboxFile, OutboxMessage
+from bot.db.uow import SqlUnitOfWork
 from bot.fakeapi.server import FakeBotApi, FakeLimits
 from bot.runtime_aiogram import AiogramTransport, make_bot
 from bot.sender import UNRESOLVED_REF, OutboxSender, SendLimits
 from bot.transport import BotApiTransport
 from domain.clock import SystemClock
+from handlers.outbound import FileUpload, send_file
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 
@@ -349,7 +351,7 @@ async def test_an_unexpected_error_is_retried_like_a_transient_one(
         def __init__(self) -> None:
             self.failures = 1
 
-        async def call(self, method: str, params: dict[str, Any]) -> Any:
+        async def call(self, method: str, params: dict[str, Any], files: Any = None) -> Any:
             if self.failures:
                 self.failures -= 1
                 raise RuntimeError("bug in a transport")
@@ -480,7 +482,7 @@ async def test_stop_lets_a_call_in_flight_finish_and_a_new_sender_resumes(
         def __init__(self) -> None:
             self.started = asyncio.Event()
 
-        async def call(self, method: str, params: dict[str, Any]) -> Any:
+        async def call(self, method: str, params: dict[str, Any], files: Any = None) -> Any:
             self.started.set()
             return await transport.call(method, params)
 
@@ -501,3 +503,25 @@ async def test_stop_lets_a_call_in_flight_finish_and_a_new_sender_resumes(
     second = make_sender(sessionmaker, transport)
     await second.drain()
     assert texts(fake, ALICE) == ["slow one", "next"]
+
+
+async def test_a_file_goes_out_from_the_outbox_as_an_upload_and_its_bytes_are_then_dropped(
+    sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
+) -> None:
+    data = b"order_id,total_minor\n1,2800\n"
+    async with sessionmaker() as session, session.begin():
+        SqlUnitOfWork(session).enqueue(
+            [send_file("sendDocument", ALICE, "document", FileUpload("orders.csv", data), "CSV")],
+            datetime.now(UTC),
+        )
+
+    await make_sender(sessionmaker, transport).drain()
+
+    [call] = fake.calls("sendDocument")
+    assert fake.uploads[call.params["document"]["sha256"]] == data
+    assert call.params["document"]["filename"] == "orders.csv"
+    async with sessionmaker() as session:
+        assert list(await session.scalars(select(OutboxFile))) == []
+        [row] = list(await session.scalars(select(OutboxMessage)))
+    assert row.status == "sent"
+    assert set(row.params["document"]) == {"attach"}, "the outbox keeps a token, not the bytes"
