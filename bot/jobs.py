@@ -26,7 +26,8 @@ from domain.clock import Clock
 from domain.errors import DomainError
 from domain.orders import ETA_MAX_MINUTES, RejectReason
 from domain.stores import Store
-from handlers import staff_admin_flow
+from domain.surveys import COMMENT_GRACE, outside_quiet_hours
+from handlers import staff_admin_flow, survey_flow
 from handlers.booking_flow import reminder_message
 from handlers.callbacks import CallbackCodec
 from handlers.i18n import Translator
@@ -87,6 +88,52 @@ async def send_reservation_reminders(ctx: JobContext) -> int:
             calls.append(reminder_message(ctx.translator, item, store))
     ctx.uow.enqueue(calls, ctx.now)
     return len(calls)
+
+
+SURVEY_BATCH = 200
+
+
+async def send_due_surveys(ctx: JobContext) -> int:
+    """Send the surveys whose time has come (never in the store's quiet hours)."""
+    uow = ctx.uow
+    turn = ctx.turn()
+    calls: list[OutboundCall] = []
+    for survey in await uow.surveys.due(ctx.now, SURVEY_BATCH):
+        store = await uow.stores.get(survey.store_id)
+        customer = await uow.customers.get(survey.customer_id)
+        if store is None or customer is None or not customer.surveys_enabled:
+            await uow.surveys.cancel(survey.id)
+            continue
+        settings = store.settings
+        later = outside_quiet_hours(
+            ctx.now, settings.survey_quiet_start, settings.survey_quiet_end, store.timezone
+        )
+        if later > ctx.now:  # the loop was late (say, the bot was down): wait for morning
+            await uow.surveys.postpone(survey.id, later)
+            continue
+        if not customer.reachable:
+            await uow.surveys.cancel(survey.id)
+            continue
+        if not await uow.surveys.mark_sent(survey.id, ctx.now):
+            continue  # another process sent it
+        subject = await survey_flow.survey_subject(uow, ctx.translator, customer.language, survey)
+        calls.append(survey_flow.survey_message(turn, customer, survey, store, subject))
+    uow.enqueue(calls, ctx.now)
+    return len(calls)
+
+
+async def close_surveys(ctx: JobContext) -> int:
+    """Expire unanswered surveys; close comment prompts left open (alerting low scores)."""
+    uow = ctx.uow
+    expired = await uow.surveys.expire(ctx.now)
+    turn = ctx.turn()
+    closed = 0
+    for survey in await uow.surveys.open_prompts(ctx.now - COMMENT_GRACE, SURVEY_BATCH):
+        if await uow.surveys.close(survey.id, ""):
+            closed += 1
+            await survey_flow.alert_if_low(turn, survey)
+    uow.enqueue(turn.replies, ctx.now)
+    return expired + closed + len(turn.replies)
 
 
 # Telegram redelivers an update for at most 24 hours, and after a week without updates it may
@@ -201,6 +248,8 @@ JOBS: tuple[tuple[str, Job], ...] = (
     ("inbox_pruning", prune_inbox),
     ("sla_reannounce", reannounce_waiting_orders),
     ("sla_timeout", time_out_waiting_orders),
+    ("survey_send", send_due_surveys),
+    ("survey_close", close_surveys),
 )
 
 

@@ -70,6 +70,24 @@ class OrderMove:
 
 
 @dataclass(frozen=True, slots=True)
+class SurveyView:
+    """A satisfaction survey of one order or booking."""
+
+    id: int
+    customer_id: int
+    store_id: int
+    status: str
+    due_at: datetime
+    order_id: int | None = None
+    reservation_id: int | None = None
+    sent_at: datetime | None = None
+    expires_at: datetime | None = None
+    score: int | None = None
+    comment: str | None = None  # None while the comment prompt is open; "" when skipped
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ReservationView:
     """A table booking or service appointment as customers and staff see it (read model)."""
 
@@ -382,6 +400,39 @@ class ConversationRepository(Protocol):
         ...
 
 
+class SurveyRepository(Protocol):
+    """Satisfaction surveys; changes are compare-and-set on the status."""
+
+    async def schedule(
+        self,
+        *,
+        customer_id: int,
+        store_id: int,
+        due_at: datetime,
+        expires_at: datetime,
+        order_id: int | None = None,
+        reservation_id: int | None = None,
+    ) -> bool:
+        """Schedule the one survey of an order or booking; False if it has one already."""
+        ...
+
+    async def get(self, survey_id: int) -> SurveyView | None:
+        """One survey."""
+        ...
+
+    async def score(self, survey_id: int, score: int, now: datetime) -> bool:
+        """Record or change the score while the comment prompt is open."""
+        ...
+
+    async def close(self, survey_id: int, comment: str) -> bool:
+        """Close the comment prompt with a comment ("" when skipped); False if closed already."""
+        ...
+
+    async def cancel_all_scheduled(self, customer_id: int) -> int:
+        """Drop every survey still waiting to be sent to this customer."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """The repositories of one transaction; committing is the caller's job, never a repository's."""
 
@@ -424,4 +475,9 @@ class UnitOfWork(Protocol):
     @property
     def payments(self) -> PaymentRepository:
         """Payments of this transaction."""
+        ...
+
+    @property
+    def surveys(self) -> SurveyRepository:
+        """Satisfaction surveys of this transaction."""
         ...

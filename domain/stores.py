@@ -9,6 +9,7 @@ from datetime import datetime
 
 STORE_CODE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 _TABLE_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
+_CLOCK_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 FULFILMENT_TYPES: tuple[str, ...] = ("pickup", "delivery", "dine_in")
@@ -43,6 +44,11 @@ class StoreSettings:
     sla_timeout_action: str = "reject"
     sla_pause_after: int = 3
     busy_extra_minutes: int = 0  # /busy +N: added to every ETA staff give
+    # Satisfaction survey: sent this long after completion, never in the quiet hours (store
+    # local time, "HH:MM"; equal start and end mean no quiet hours).
+    survey_delay_minutes: int = 30
+    survey_quiet_start: str = "21:00"
+    survey_quiet_end: str = "09:00"
 
     def __post_init__(self) -> None:
         unknown = set(self.fulfilment) - set(FULFILMENT_TYPES)
@@ -75,12 +81,18 @@ class StoreSettings:
             ("sla_timeout_minutes", SLA_MAX_MINUTES),
             ("sla_pause_after", 100),
             ("busy_extra_minutes", BUSY_EXTRA_MAX_MINUTES),
+            ("survey_delay_minutes", SLA_MAX_MINUTES),
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
                 raise ValueError(f"{name} must be an integer in 0..{top}")
         if self.sla_timeout_action not in SLA_TIMEOUT_ACTIONS:
             raise ValueError(f"sla_timeout_action must be one of {SLA_TIMEOUT_ACTIONS}")
+        for name in ("survey_quiet_start", "survey_quiet_end"):
+            if not isinstance(getattr(self, name), str) or not _CLOCK_RE.fullmatch(
+                getattr(self, name)
+            ):
+                raise ValueError(f"{name} must be a time of day like 21:00")
         if not 0 < self.delivery_radius_km <= 100:
             raise ValueError("delivery_radius_km must be in (0, 100]")
 

@@ -14,6 +14,7 @@ PRIVATE_COMMANDS: tuple[str, ...] = (
     "stores",
     "search",
     "language",
+    "surveys",
     "help",
 )
 GROUP_COMMANDS: tuple[str, ...] = (

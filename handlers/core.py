@@ -19,6 +19,7 @@ from handlers import (
     staff_flow,
     staff_tools_flow,
     stores_flow,
+    survey_flow,
 )
 from handlers.callbacks import CallbackCodec, CallbackDataError
 from handlers.i18n import Translator, normalize_locale
@@ -46,6 +47,7 @@ def build_router() -> Router:
         staff_bookings,
         staff_tools_flow,
         staff_admin_flow,
+        survey_flow,
     ):
         feature.register(router)
     return router

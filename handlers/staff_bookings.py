@@ -9,7 +9,7 @@ from domain.orders import StatusChange
 from domain.ports import ReservationView
 from domain.reservations import Reservation
 from domain.stores import Store
-from handlers import booking_flow
+from handlers import booking_flow, survey_flow
 from handlers.callbacks import CallbackData
 from handlers.outbound import Button, InlineKeyboard, OutboundCall, send_message
 from handlers.staff_flow import is_staff_here, staff_t
@@ -110,6 +110,8 @@ async def _step(
         turn.toast(t("staff.done"))
     fresh = await turn.uow.reservations.get(view.id)
     assert fresh is not None
+    if fresh.status in ("seated", "completed"):
+        await survey_flow.schedule_booking_survey(turn, fresh, store)
     await _refresh(turn, fresh, store)
     if notice_key is not None and fresh.status == change.to_status:
         await _tell_customer(turn, fresh, store, notice_key)

@@ -26,6 +26,7 @@ from domain.orders import (
 )
 from domain.ports import OrderMove, OrderView
 from domain.stores import Store
+from handlers import survey_flow
 from handlers.callbacks import CallbackData
 from handlers.outbound import (
     Button,
@@ -271,6 +272,8 @@ async def _apply(
         await turn.uow.orders.release_stock(view.id)
     fresh = await turn.uow.orders.get(view.id)
     assert fresh is not None
+    if fresh.status == "completed":
+        await survey_flow.schedule_order_survey(turn, fresh, store)
     turn.toast(t("staff.done"))
     await _refresh(turn, fresh, store, who)
     if notice_key is not None:
@@ -310,13 +313,13 @@ def actor_name(turn: Turn, move: OrderMove) -> str:
     """Who made a move, as staff should read it: a name, "the customer", "automatically"."""
     t = staff_t(turn)
     if move.actor_name:
-        return html.escape(move.actor_name)
+        return move.actor_name
     kind = move.actor.split(":", 1)[0]
     if kind == "system":
         return t("staff.actor_system")
     if kind == "customer":
         return t("staff.actor_customer")
-    return html.escape(move.actor)
+    return move.actor
 
 
 async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None = None) -> None:
@@ -324,9 +327,7 @@ async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None =
     text = card_text(turn, order, store, customer.first_name if customer else "?")
     if who is not None:
         t = staff_t(turn)
-        text += "\n" + t(
-            "staff.by", name=html.escape(who), time=clock_time(turn.now, store.timezone)
-        )
+        text += "\n" + t("staff.by", name=who, time=clock_time(turn.now, store.timezone))
     await show_card(turn, order, store, text, card_keyboard(turn, order) or InlineKeyboard([]))
 
 
@@ -474,7 +475,7 @@ async def pickup(turn: Turn) -> None:
         turn.say(t("staff.pickup_usage"))
         return
     if len(code) > PICKUP_CODE_MAX_LENGTH or any(c not in PICKUP_CODE_ALPHABET for c in code):
-        turn.say(t("staff.pickup_unknown", code=html.escape(code[:PICKUP_CODE_MAX_LENGTH])))
+        turn.say(t("staff.pickup_unknown", code=code[:PICKUP_CODE_MAX_LENGTH]))
         return
     view = await turn.uow.orders.find_ready_by_code(store.id, code)
     order = await turn.uow.orders.load(view.id) if view is not None else None
@@ -490,5 +491,5 @@ async def pickup(turn: Turn) -> None:
         "notify.completed",
     )
     if completed:
-        items = ", ".join(f"{line.quantity} × {html.escape(line.name)}" for line in view.lines)
+        items = ", ".join(f"{line.quantity} × {line.name}" for line in view.lines)
         turn.say(t("staff.pickup_done", number=view.number, code=code, items=items))

@@ -23,6 +23,7 @@ from bot.db.repositories import (
     SqlCustomerRepository,
     SqlStoreRepository,
 )
+from bot.db.surveys import SqlSurveyRepository
 from handlers.outbound import OutboundCall
 
 
@@ -39,6 +40,7 @@ class SqlUnitOfWork:
         self.orders = SqlOrderRepository(session)
         self.reservations = SqlReservationRepository(session)
         self.payments = SqlPaymentRepository(session)
+        self.surveys = SqlSurveyRepository(session)
 
     async def record_update(
         self, update_id: int, kind: str, now: datetime, outcome: str = "handled"

@@ -355,12 +355,22 @@ def _cards(shop: Shop) -> list[dict[str, Any]]:
 
 def _restricted(shop: Shop, **rights: bool) -> dict[str, Any]:
     """A complete ChatMemberRestricted for the bot, every right granted unless given."""
-    names = (
-        "can_send_messages can_send_audios can_send_documents can_send_photos can_send_videos "
-        "can_send_video_notes can_send_voice_notes can_send_polls can_send_other_messages "
-        "can_add_web_page_previews can_change_info can_invite_users can_pin_messages "
-        "can_manage_topics"
-    ).split()
+    names = [
+        "can_send_messages",
+        "can_send_audios",
+        "can_send_documents",
+        "can_send_photos",
+        "can_send_videos",
+        "can_send_video_notes",
+        "can_send_voice_notes",
+        "can_send_polls",
+        "can_send_other_messages",
+        "can_add_web_page_previews",
+        "can_change_info",
+        "can_invite_users",
+        "can_pin_messages",
+        "can_manage_topics",
+    ]
     member = {name: rights.get(name, True) for name in names}
     return {
         "status": "restricted",

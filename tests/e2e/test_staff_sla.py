@@ -61,8 +61,8 @@ class SlaShop:
         return done
 
 
-@pytest.fixture
-async def sla(seeded_url: str, runtime: str) -> AsyncIterator[SlaShop]:
+@pytest.fixture(name="sla")
+async def sla_shop(seeded_url: str, runtime: str) -> AsyncIterator[SlaShop]:
     """A shop whose staff group is bound to Central Café, with due work driven by the test."""
     clock = ShiftClock(OPEN_TIME)
     async with running_shop(seeded_url, runtime, clock=clock, admin_ids=(ANN,)) as running:
