@@ -1,4 +1,4 @@
-"""The `o2o` command line: migrate, run, demo, seed."""
+"""The `o2o` command line: migrate, run, demo, seed, simulate."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import contextlib
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from bot.admin.cli import AdminError, register_admin_commands, run_admin_command
 from bot.settings import Settings, SettingsError, load_settings
+from bot.stats_cli import register_stats_commands, run_export_command, run_stats_command
 
 EXIT_USAGE = 2
 
@@ -48,9 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--runtime", choices=["aiogram", "ptb"], default="aiogram", help="bot framework to run on"
     )
+    demo.add_argument("--chart", metavar="FILE.png", help="save the /stats chart the demo makes")
 
     commands.add_parser("seed", help="add the demo stores and catalog to an empty database")
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="write a realistic, reproducible order history (for /stats, RFM, recommendations)",
+        description="Simulate customers, orders, surveys and bookings into the database (the demo "
+        "stores and catalog are added when it has no stores). The same arguments give the same "
+        "rows. Refused when the database holds simulated customers already.",
+    )
+    simulate.add_argument("--customers", type=int, required=True, help="number of customers")
+    simulate.add_argument("--days", type=int, required=True, help="length of the history")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    simulate.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="the history stops at 00:00 UTC of this day (default: today)",
+    )
+    simulate.add_argument("--db", metavar="URL", help="database URL (default: O2O_DATABASE_URL)")
     register_admin_commands(commands)
+    register_stats_commands(commands)
     return parser
 
 
@@ -67,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             level = "WARNING"
         configure_logging(level, settings.log_format)
         handlers = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}
+        handlers["simulate"] = _simulate
+        handlers.update(stats=run_stats_command, export=run_export_command)
         handler = handlers.get(args.command, run_admin_command)
         return handler(settings, args)
     except (SettingsError, CliError, AdminError) as exc:
@@ -119,7 +143,9 @@ async def _run_async(settings: Settings, *, webhook: bool) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return asyncio.run(run_demo(settings, db_path=args.db, runtime=args.runtime))
+    return asyncio.run(
+        run_demo(settings, db_path=args.db, runtime=args.runtime, chart_path=args.chart)
+    )
 
 
 def _seed(settings: Settings, _args: argparse.Namespace) -> int:
@@ -140,6 +166,23 @@ async def _seed_async(settings: Settings) -> int:
         await engine.dispose()
     print("demo stores and catalog added" if added else "stores exist already; nothing added")
     return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.simulate import SimulationError, run_command
+
+    try:
+        return asyncio.run(
+            run_command(
+                args.db or settings.database_url,
+                customers=args.customers,
+                days=args.days,
+                seed=args.seed,
+                end=args.end,
+            )
+        )
+    except SimulationError as exc:
+        raise CliError(str(exc)) from None
 
 
 if __name__ == "__main__":
