@@ -15,6 +15,7 @@ from bot.db.engine import create_engine, create_sessionmaker
 from bot.jobs import JobRunner
 from bot.membership import GroupAdmins
 from bot.pipeline import UpdatePipeline
+from bot.reports import ReportWorker
 from bot.sender import OutboxSender, SendLimits
 from bot.settings import Settings
 from bot.transport import (
@@ -114,11 +115,21 @@ class BotApp:
             ),
             codec=CallbackCodec(settings.callback_key()),
         )
+        self.reports = ReportWorker(
+            self.sessionmaker,
+            self.engine,
+            self.clock,
+            self.translator,
+            CallbackCodec(settings.callback_key()),
+            self.jobs.config,
+            self.sender.wake,
+        )
         self.pipeline: UpdatePipeline | None = None
         self.bot_username = ""
         self._stop = asyncio.Event()
         self._sender_task: asyncio.Task[None] | None = None
         self._jobs_task: asyncio.Task[None] | None = None
+        self._reports_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Identify the bot, register its command menus and start the outbox sender."""
@@ -143,7 +154,7 @@ class BotApp:
             self.sessionmaker,
             core,
             self.clock,
-            self.sender.wake,
+            self._committed,
             group_admins=GroupAdmins(self.runtime.transport).is_admin,
         )
         for call in command_menu_calls(self.translator):
@@ -153,7 +164,13 @@ class BotApp:
                 log.warning("setMyCommands failed", extra={"error": str(exc)})
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self._jobs_task = asyncio.create_task(self.jobs.run(), name="due-jobs")
+        self._reports_task = asyncio.create_task(self.reports.run(), name="reports")
         log.info("bot started", extra={"runtime": self.runtime.name, "bot": self.bot_username})
+
+    def _committed(self) -> None:
+        """An update committed: its outbox rows and report requests can go."""
+        self.sender.wake()
+        self.reports.wake()
 
     def request_stop(self) -> None:
         """Ask run_polling / run_webhook to return."""
@@ -229,6 +246,9 @@ class BotApp:
         if self._jobs_task is not None:
             await self.jobs.stop()
             await self._jobs_task
+        if self._reports_task is not None:
+            await self.reports.stop()
+            await self._reports_task
         if self._sender_task is not None:
             await self.sender.stop()
             with contextlib.suppress(asyncio.CancelledError):

@@ -136,6 +136,13 @@ SCENARIOS: dict[Person, tuple[Step, ...]] = {
 GROUP_ID = -1001000
 ANN = Person(2001, "Ann", "en")
 OLLY = Person(2002, "Olly", "en")
+# After the staff: half an hour later Alice answers her survey, then Ann (the bot's admin and
+# Central Café's manager) asks for today's figures.
+SURVEY_DELAY_MINUTES = 31
+AFTER_STEPS: tuple[tuple[Person, tuple[Step, ...]], ...] = (
+    (ALICE, (Step(press="5 ★"), Step(text="Lovely croissants, thank you!"))),
+    (ANN, (Step(text="/stats today"),)),
+)
 # Not a button: staff type `/pickup CODE` with the code the customer shows.
 PICKUP_BY_CODE = "/pickup"
 # After the customers: staff work the cards (by whose order they are), one press at a time.
@@ -282,6 +289,31 @@ async def _find_card_button(
     raise StepFailed(f"no button {label!r} on the card of {customer.name}'s order")
 
 
+async def _after_the_orders(control: ControlClient, app: BotApp, clock: RunningClock) -> None:
+    """Half an hour on: the survey goes out and is answered; the manager asks for /stats."""
+    clock.advance(SURVEY_DELAY_MINUTES)
+    await app.jobs.run_once()
+    await _wait_until(control, ALICE.user_id, "sendMessage", "How was")
+    for person, steps in AFTER_STEPS:
+        await play(control, person, steps, app)
+    await _wait_until(control, ANN.user_id, "sendPhoto")
+
+
+async def _wait_until(
+    control: ControlClient, chat_id: int, method: str, text: str | None = None
+) -> dict[str, Any]:
+    """The first successful `method` call to `chat_id` (whose text contains `text`)."""
+    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT
+    while asyncio.get_running_loop().time() < deadline:
+        for call in await control("calls", method=method):
+            params = call.get("params") or {}
+            wanted = text is None or text in str(params.get("text", ""))
+            if call.get("chat_id") == chat_id and call.get("status") == 200 and wanted:
+                return dict(call)
+        await asyncio.sleep(0.05)
+    raise StepFailed(f"no {method} reached chat {chat_id} in time")
+
+
 async def _pickup_code(control: ControlClient, customer: Person) -> str:
     for message in reversed(await control("messages", chat_id=customer.user_id)):
         text = str(message.get("text", ""))
@@ -348,6 +380,7 @@ async def run_demo(
     runtime: str = "aiogram",
     out: Any = None,
     realistic: bool = True,
+    chart_path: str | None = None,
 ) -> int:
     """Start the fake Bot API and the real bot, play the scenarios, print the transcripts.
 
@@ -357,10 +390,17 @@ async def run_demo(
     with tempfile.TemporaryDirectory(prefix="o2o-demo-") as scratch:
         path = Path(db_path) if db_path else Path(scratch) / "demo.sqlite3"
         database_url = f"sqlite+aiosqlite:///{path.resolve()}"
-        return await _run(base, database_url, runtime, out or sys.stdout, realistic)
+        return await _run(base, database_url, runtime, out or sys.stdout, realistic, chart_path)
 
 
-async def _run(base: Settings, database_url: str, runtime: str, out: Any, realistic: bool) -> int:
+async def _run(
+    base: Settings,
+    database_url: str,
+    runtime: str,
+    out: Any,
+    realistic: bool,
+    chart_path: str | None,
+) -> int:
     await upgrade_async(database_url)
     clock = RunningClock(DEMO_START)
     engine = create_engine(database_url)
@@ -386,6 +426,7 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
     app = BotApp(settings, clock=clock, send_limits=None if realistic else UNTHROTTLED)
     polling: asyncio.Task[None] | None = None
     failure: str | None = None
+    chart: bytes | None = None
     try:
         async with aiohttp.ClientSession() as session:
             control = ControlClient(session, fake.base_url)
@@ -423,10 +464,14 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
                             await _group_action(control, app, who, text=f"/pickup {code}")
                         else:
                             await _group_action(control, app, who, press=(label, customer))
+                    await _after_the_orders(control, app, clock)
                 except StepFailed as exc:
                     failures.append(str(exc))
             failure = "; ".join(failures) or None
             events = await control("transcript")
+            photos = [c for c in fake.calls("sendPhoto") if c.chat_id == ANN.user_id and c.ok]
+            if photos:
+                chart = fake.uploads.get(str(photos[-1].params["photo"].get("sha256")))
     finally:
         app.request_stop()
         if polling is not None:
@@ -438,15 +483,20 @@ async def _run(base: Settings, database_url: str, runtime: str, out: Any, realis
     names[GROUP_ID] = "Central Café staff"
     print("\n=== Central Café staff group ===", file=out)
     print(format_transcript(_group_in_order(events, bound, ordered), names), file=out)
-    for person in SCENARIOS:
+    for person in (*SCENARIOS, ANN):
         chat_events = _in_step_order(
             [event for event in events if event.get("chat_id") == person.user_id]
         )
-        print(f"\n=== {person.name} ({person.language_code}) ===", file=out)
+        role = ", Central Café's manager" if person is ANN else ""
+        print(f"\n=== {person.name} ({person.language_code}{role}) ===", file=out)
         print(format_transcript(chat_events, names), file=out)
+    if chart_path is not None and chart is not None:
+        await asyncio.to_thread(Path(chart_path).write_bytes, chart)
+        print(f"\nThe /stats chart is saved as {chart_path}.", file=out)
     if failure:
         print(f"\nDEMO FAILED: {failure}", file=out)
         return 1
     steps = sum(len(steps) for steps in SCENARIOS.values()) + len(STAFF_STEPS) + 1
+    steps += sum(len(steps) for _, steps in AFTER_STEPS)
     print(f"\nDemo finished: {steps} steps, every step answered.", file=out)
     return 0

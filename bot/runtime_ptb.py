@@ -125,9 +125,7 @@ class PtbTransport:
         self._lock = asyncio.Lock()
         silence_ptb_notices()
 
-    async def call(
-        self, method: str, params: dict[str, Any], files: Uploads | None = None
-    ) -> Any:
+    async def call(self, method: str, params: dict[str, Any], files: Uploads | None = None) -> Any:
         """Make one Bot API call and map PTB's exceptions to the transport's four kinds."""
         if files:
             params = params | {

@@ -152,6 +152,11 @@ class SlidingWindow:
         self._prune(now)
         return not self.times and not self.in_flight
 
+    def free(self, now: float) -> int:
+        """How many more calls fit in the window now."""
+        self._prune(now)
+        return max(0, self.limit - len(self.times) - self.in_flight)
+
 
 @dataclass(frozen=True, slots=True)
 class _Row:
@@ -565,12 +570,19 @@ class OutboxSender:
             del params[name]
 
         limiter = self._limiter_for(row)
+        throttled = row.attempts > 0  # held back by a 429 or an error: the group is busy
         if limiter is not None:
+            throttled = throttled or self._chat_delay(limiter, self._monotonic()) > 0
             await self._wait_chat(limiter)
         # Planned after the wait, so everything that queued up meanwhile can join this call.
         plan = _Plan(params)
         if self.coalesce_groups and row.chat_id is not None and row.chat_id < 0:
-            plan = await self._coalesce(row, params)
+            room = (
+                None
+                if throttled or limiter is None or limiter.group is None
+                else (limiter.group.free(self._monotonic()))
+            )
+            plan = await self._coalesce(row, params, room)
             params = plan.params
         semaphore = self._semaphore if limiter is not None else self._free_semaphore
         error: TransportError | None = None
@@ -616,20 +628,22 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ group coalescing
 
-    async def _coalesce(self, row: _Row, params: dict[str, Any]) -> _Plan:
+    async def _coalesce(self, row: _Row, params: dict[str, Any], room: int | None) -> _Plan:
         """Fold what waits behind `row` in its group into the one call (see bot/digest.py).
 
         Waiting cards join a new card as one digest message; pending edits of a card (or of
-        any card sharing its digest) collapse into one edit showing the latest of each. Only
-        this chat's one job reads and settles its pending rows, so nothing races here.
+        any card sharing its digest) collapse into one edit showing the latest of each. Cards
+        are combined only when the group's limit bites: the call had to wait, or was held back
+        before, or `room` (free calls in the group's window) is less than the cards waiting.
+        Only this chat's one job reads and settles its pending rows, so nothing races here.
         """
         if row.method == "sendMessage" and row.label is not None:
-            return await self._bundle_cards(row, params)
+            return await self._bundle_cards(row, params, room)
         if row.method == "editMessageText" and row.target_ref is not None:
             return await self._merge_edits(row, params)
         return _Plan(params)
 
-    async def _bundle_cards(self, row: _Row, params: dict[str, Any]) -> _Plan:
+    async def _bundle_cards(self, row: _Row, params: dict[str, Any], room: int | None) -> _Plan:
         assert row.label is not None
         behind = await self._pending_behind(row)
         edits = _edits_by_target(behind)
@@ -642,8 +656,9 @@ class OutboxSender:
             return CardContent.from_params(label, later[-1].params if later else own)
 
         cards = [card(row.label, row.ref, params)]
+        waiting = sum(1 for o in behind if o.method == "sendMessage" and o.label is not None)
         for other in behind:
-            if len(cards) >= self.max_digest_cards:
+            if len(cards) >= self.max_digest_cards or (room is not None and room > waiting):
                 break
             if other.method != "sendMessage" or other.label is None or other.next_attempt_at > now:
                 continue

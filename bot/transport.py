@@ -40,9 +40,7 @@ class Unauthorized(TransientError):
 class BotApiTransport(Protocol):
     """Makes one Bot API call; returns the decoded `result`, raises a TransportError subclass."""
 
-    async def call(
-        self, method: str, params: dict[str, Any], files: Uploads | None = None
-    ) -> Any:
+    async def call(self, method: str, params: dict[str, Any], files: Uploads | None = None) -> Any:
         """Call `method` with JSON-compatible `params` (and `files`, sent as multipart)."""
         ...
 

@@ -100,3 +100,7 @@ class RunningClock:
     def now(self) -> datetime:
         """The start plus the real time elapsed since construction."""
         return self._start + timedelta(seconds=time.monotonic() - self._origin)
+
+    def advance(self, minutes: float) -> None:
+        """Skip ahead, so due work (surveys, reminders, time limits) comes due now."""
+        self._start += timedelta(minutes=minutes)

@@ -433,6 +433,27 @@ class SurveyRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """A /stats or /export to answer outside the update's transaction."""
+
+    kind: str  # "stats" | "export"
+    chat_id: int
+    user_id: int
+    locale: str
+    period: str
+    store_code: str | None = None  # None: every store
+    switch_stores: bool = False  # the asker may look at other stores too
+
+
+class ReportRepository(Protocol):
+    """Reports asked for, answered by a worker after the update commits."""
+
+    async def request(self, request: ReportRequest, now: datetime) -> None:
+        """Queue a report."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """The repositories of one transaction; committing is the caller's job, never a repository's."""
 
@@ -480,4 +501,9 @@ class UnitOfWork(Protocol):
     @property
     def surveys(self) -> SurveyRepository:
         """Satisfaction surveys of this transaction."""
+        ...
+
+    @property
+    def reports(self) -> ReportRepository:
+        """Report requests of this transaction."""
         ...

@@ -20,6 +20,8 @@ PRIVATE_COMMANDS: tuple[str, ...] = (
 GROUP_COMMANDS: tuple[str, ...] = (
     "help",
     "pickup",
+    "stats",
+    "export",
     "stock",
     "staff",
     "pause",

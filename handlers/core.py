@@ -18,6 +18,7 @@ from handlers import (
     staff_bookings,
     staff_flow,
     staff_tools_flow,
+    stats_flow,
     stores_flow,
     survey_flow,
 )
@@ -48,6 +49,7 @@ def build_router() -> Router:
         staff_tools_flow,
         staff_admin_flow,
         survey_flow,
+        stats_flow,
     ):
         feature.register(router)
     return router

@@ -128,6 +128,15 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
         "replaces the set (tables left out become inactive); '' for none",
     )
     parser.add_argument("--manager", type=int, metavar="TELEGRAM_ID", help="manager's user id")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="settings",
+        help="any other store setting, e.g. survey_delay_minutes=45, survey_quiet_start=22:00, "
+        "sla_timeout_minutes=20 (repeatable; see the README for the list)",
+    )
 
 
 def _register_catalog(commands: Any) -> None:
@@ -235,6 +244,7 @@ def _changes(args: argparse.Namespace) -> StoreChanges:
         min_order=args.min_order,
         slot_capacity=args.slot_capacity,
         prep_minutes=args.prep_minutes,
+        settings=tuple(args.settings or ()),
         tables=args.tables,
         manager=args.manager,
         paused=getattr(args, "paused", None),

@@ -8,6 +8,7 @@ the input raises AdminError with a one-line message naming the option.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import unicodedata
 import zoneinfo
@@ -53,6 +54,7 @@ class StoreChanges:
     min_order: str | None = None
     slot_capacity: int | None = None
     prep_minutes: int | None = None
+    settings: tuple[str, ...] = ()  # "key=value" for any other StoreSettings field
     tables: str | None = None
     manager: int | None = None
     paused: bool | None = None
@@ -386,11 +388,12 @@ async def _apply(
         updates["slot_capacity"] = changes.slot_capacity
     if changes.prep_minutes is not None:
         updates["prep_minutes"] = changes.prep_minutes
+    updates |= _setting_pairs(changes.settings)
     if updates:
         try:
             settings = dataclasses.replace(settings, **updates)
         except (ValueError, TypeError) as exc:
-            option = _SETTING_OPTIONS.get(str(exc).split(" ", 1)[0], "settings")
+            option = _SETTING_OPTIONS.get(str(exc).split(" ", 1)[0], "--set")
             raise AdminError(f"{option}: {exc}") from None
         row.settings = settings.to_json()
     if changes.manager is not None:
@@ -418,6 +421,25 @@ async def _apply(
             parse_tables_spec(changes.tables)
         except ValueError as exc:
             raise AdminError(f"--tables: {exc}") from None
+
+
+def _setting_pairs(pairs: tuple[str, ...]) -> dict[str, object]:
+    """`--set key=value` pairs as setting values (JSON where it parses: numbers, lists)."""
+    known = set(StoreSettings.__dataclass_fields__)
+    values: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise AdminError(
+                f"--set: {pair!r} is not KEY=VALUE with a known key ({', '.join(sorted(known))})"
+            )
+        try:
+            value: object = json.loads(raw)
+        except ValueError:
+            value = raw
+        values[key] = tuple(value) if isinstance(value, list) else value
+    return values
 
 
 _SETTING_OPTIONS = {

@@ -206,6 +206,7 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_store_status", "store_id", "status"),
         Index("ix_orders_placed_at", "placed_at"),
+        Index("ix_orders_store_placed", "store_id", "placed_at"),
         CheckConstraint("total_minor >= 0", name="total_not_negative"),
     )
 
@@ -444,3 +445,23 @@ class OutboxFile(Base):
     filename: Mapped[str] = mapped_column(String(200))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class ReportRequest(Base):
+    """A /stats or /export asked in a chat, answered by bot/reports.py outside the update."""
+
+    __tablename__ = "report_requests"
+    __table_args__ = (Index("ix_report_requests_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # stats | export
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    locale: Mapped[str] = mapped_column(String(16))
+    store_code: Mapped[str | None] = mapped_column(String(32))  # None: every store
+    period: Mapped[str] = mapped_column(String(40))
+    switch_stores: Mapped[bool] = mapped_column(Boolean, default=False)  # offer other stores
+    status: Mapped[str] = mapped_column(String(16))  # pending | working | done | failed
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]

@@ -11,8 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
-from domain.ports import SurveyView
-from domain.surveys import ANSWERED, CANCELLED, EXPIRED, LOW_SCORE, SCHEDULED, SENT
+from domain.ports import ReportRequest, SurveyView
+from domain.surveys import ANSWERED, CANCELLED, EXPIRED, SCHEDULED, SENT
 
 
 def _view(row: models.Survey) -> SurveyView:
@@ -182,6 +182,25 @@ class SqlSurveyRepository:
         return [_view(row) for row in rows]
 
 
-def is_low(score: int | None) -> bool:
-    """Whether a score alerts the store."""
-    return score is not None and score <= LOW_SCORE
+class SqlReportRepository:
+    """Report requests (/stats, /export), claimed and answered by bot/reports.py."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def request(self, request: ReportRequest, now: datetime) -> None:
+        """Queue a report."""
+        self.session.add(
+            models.ReportRequest(
+                kind=request.kind,
+                chat_id=request.chat_id,
+                user_id=request.user_id,
+                locale=request.locale,
+                store_code=request.store_code,
+                period=request.period,
+                switch_stores=request.switch_stores,
+                status="pending",
+                created_at=now,
+            )
+        )
+        await self.session.flush()

@@ -23,7 +23,7 @@ from bot.db.repositories import (
     SqlCustomerRepository,
     SqlStoreRepository,
 )
-from bot.db.surveys import SqlSurveyRepository
+from bot.db.surveys import SqlReportRepository, SqlSurveyRepository
 from handlers.outbound import OutboundCall
 
 
@@ -41,6 +41,7 @@ class SqlUnitOfWork:
         self.reservations = SqlReservationRepository(session)
         self.payments = SqlPaymentRepository(session)
         self.surveys = SqlSurveyRepository(session)
+        self.reports = SqlReportRepository(session)
 
     async def record_update(
         self, update_id: int, kind: str, now: datetime, outcome: str = "handled"

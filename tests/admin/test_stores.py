@@ -62,6 +62,28 @@ async def test_edit_changes_only_the_options_given(cli: Cli) -> None:
     assert {key: after[key] for key in unchanged} == {key: before[key] for key in unchanged}
 
 
+async def test_any_other_setting_is_changed_with_set_key_value(cli: Cli) -> None:
+    await cli(*FULL_ADD)
+
+    result = await cli(
+        "store",
+        "edit",
+        "central",
+        "--set",
+        "survey_delay_minutes=45",
+        "--set",
+        "survey_quiet_start=22:30",
+        "--set",
+        "sla_timeout_action=accept",
+    )
+
+    assert result.code == 0, result.err
+    settings = (await read_database(cli.url))["stores"]["central"]["settings"]
+    assert settings["survey_delay_minutes"] == 45
+    assert settings["survey_quiet_start"] == "22:30"
+    assert settings["sla_timeout_action"] == "accept"
+
+
 async def test_a_new_tables_spec_deactivates_tables_left_out_instead_of_deleting_them(
     cli: Cli,
 ) -> None:
@@ -135,6 +157,10 @@ async def test_listing_an_empty_database_says_how_to_add_a_store(cli: Cli) -> No
         (("store", "add", "north", "--name", "X", "--lat", "31.2"), "--lat and --lon"),
         (("store", "edit", "nowhere", "--name", "X"), "unknown store"),
         (("store", "edit", "central", "--staff-chat-id", "group"), "--staff-chat-id"),
+        (("store", "edit", "central", "--set", "survey_delay=5"), "--set: 'survey_delay=5'"),
+        (("store", "edit", "central", "--set", "nokey"), "--set"),
+        (("store", "edit", "central", "--set", "survey_quiet_start=25:00"), "time of day"),
+        (("store", "edit", "central", "--set", "sla_timeout_action=ignore"), "--set"),
     ],
 )
 async def test_bad_input_is_refused_in_one_line_with_exit_code_2_and_changes_nothing(

@@ -82,8 +82,21 @@ class Shopper:
         return []
 
     async def press(self, label: str) -> str:
-        """Press a button by (part of) its label; returns the callback query id."""
-        return await self.press_data(*self.find_button(label))
+        """Press a button by (part of) its label; returns the callback query id.
+
+        The button may still be on its way (a reply of several messages under load), so it is
+        looked for a little while before the press fails.
+        """
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:
+            try:
+                found = self.find_button(label)
+            except AssertionError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+                continue
+            return await self.press_data(*found)
 
     async def press_data(self, message_id: int, data: str) -> str:
         """Press with exact data (an old or forged button)."""

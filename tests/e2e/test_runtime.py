@@ -75,11 +75,15 @@ async def test_command_menus_are_registered_per_scope_and_language(
         "stores",
         "search",
         "language",
+        "surveys",
         "help",
     ]
     assert private_zh[0]["description"] == "重新开始并选择门店"
     assert [c["command"] for c in groups] == [
         "help",
+        "pickup",
+        "stats",
+        "export",
         "stock",
         "staff",
         "pause",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import SCENARIOS, STAFF_STEPS, run_demo
+from bot.demo import AFTER_STEPS, SCENARIOS, STAFF_STEPS, run_demo
 from bot.settings import Settings
 from tests.e2e.conftest import RUNTIMES
 
@@ -59,8 +59,11 @@ async def test_the_demo_transcript_is_the_same_on_every_runtime(
     assert transcripts["ptb"] == transcripts["aiogram"], difference
     transcript = transcripts["aiogram"]
     steps = sum(len(steps) for steps in SCENARIOS.values()) + len(STAFF_STEPS) + 1
+    steps += sum(len(steps) for _, steps in AFTER_STEPS)
     assert f"Demo finished: {steps} steps, every step answered." in transcript
     assert "[Alice → bot] /start" in transcript
+    assert "[Alice → bot] presses [ 5 ★ ]" in transcript, "the demo ends with a survey"
+    assert "[bot → Ann] [photo] 📈 All stores" in transcript, "and /stats with its chart"
     assert "[ ✓ English ] [ 简体中文 ]" in transcript
     assert "[bot ✎ Alice] 语言已切换为简体中文。" in transcript
     assert "抱歉，我没有理解" in transcript, "free text after the switch is answered in Chinese"

@@ -93,10 +93,14 @@ async def _press(shop: Shop, user_id: int, label: str) -> None:
     message_id, data = _button(shop, label)
     query = shop.fake.press_button(user_id, message_id, data, chat_id=GROUP)
 
-    async def answered() -> bool:
-        return bool(shop.fake.callback_answers(query))
+    outbox = models.OutboxMessage
 
-    await eventually(answered, timeout=10)
+    async def answered_and_sent() -> bool:
+        if not shop.fake.callback_answers(query):
+            return False
+        return await shop.scalar(select(outbox.id).where(outbox.status == "pending")) is None
+
+    await eventually(answered_and_sent, timeout=10)
     await shop.fake.wait_idle(quiet=0.1)
 
 

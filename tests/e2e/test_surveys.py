@@ -74,7 +74,7 @@ async def test_a_completed_order_is_surveyed_once_after_the_delay_and_a_comment_
         5,
         "Lovely <b>croissant</b>",
     )
-    assert me.last_text == "Thank you for your feedback!"
+    assert me.last_text == "Thanks, your comment has been passed on to the store."
     [edited] = [m for m in me.messages() if m["message_id"] == message["message_id"]]
     assert edited["text"] == "Thank you for your feedback! Your score: ★★★★★"
     assert not any("Low score" in str(m.get("text")) for m in sla.shop.fake.messages(GROUP))

@@ -10,6 +10,7 @@ import pytest
 from bot.digest import SEPARATOR
 from bot.fakeapi.server import FakeBotApi
 from bot.runtime_aiogram import AiogramTransport
+from bot.sender import SendLimits
 from tests.sender.test_sender import (
     ALICE,
     STAFF_GROUP,
@@ -19,6 +20,19 @@ from tests.sender.test_sender import (
     make_sender,
     outbox,
 )
+
+# One call per 0.3 s in the group: busy enough that waiting cards share a message.
+BUSY_GROUP = SendLimits(
+    global_per_second=10_000,
+    per_chat_per_second=10_000.0,
+    per_chat_burst=10_000,
+    group_per_minute=1,
+    group_window_seconds=0.3,
+)
+
+
+def busy_sender(sessionmaker: Sessionmaker, transport: AiogramTransport, **options: Any) -> Any:
+    return make_sender(sessionmaker, transport, limits=BUSY_GROUP, **options)
 
 
 @pytest.fixture
@@ -93,7 +107,7 @@ async def test_cards_waiting_together_go_out_as_one_digest_with_labelled_buttons
         card(3, "Order #3", "10 min", "Reject"),
     )
 
-    await make_sender(sessionmaker, transport).drain()
+    await busy_sender(sessionmaker, transport).drain()
 
     [call] = group_calls(fake, "sendMessage")
     assert call.params["text"] == SEPARATOR.join(["Order #1", "Order #2", "Order #3"])
@@ -115,7 +129,7 @@ async def test_cards_waiting_together_go_out_as_one_digest_with_labelled_buttons
 async def test_an_edit_of_one_card_redraws_its_digest_and_keeps_the_others(
     sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
 ) -> None:
-    sender = make_sender(sessionmaker, transport)
+    sender = busy_sender(sessionmaker, transport)
     await enqueue(
         sessionmaker,
         card(1, "Order #1 new", "10 min"),
@@ -146,7 +160,7 @@ async def test_an_edit_of_one_card_redraws_its_digest_and_keeps_the_others(
 async def test_pending_edits_of_one_card_collapse_into_one_call_showing_the_last(
     sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
 ) -> None:
-    sender = make_sender(sessionmaker, transport)
+    sender = busy_sender(sessionmaker, transport)
     await enqueue(sessionmaker, card(7, "Order #7", "10 min"))
     await sender.drain()
 
@@ -175,7 +189,7 @@ async def test_a_card_and_its_pending_edit_go_out_as_one_message_with_the_edit(
         card_edit(4, "Order #4 accepted", "Ready"),
     )
 
-    await make_sender(sessionmaker, transport).drain()
+    await busy_sender(sessionmaker, transport).drain()
 
     [call] = group_calls(fake, "sendMessage")
     assert call.params["text"] == "Order #4 accepted"
@@ -189,12 +203,12 @@ async def test_a_digest_holds_at_most_max_digest_cards_and_stays_within_the_text
     sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
 ) -> None:
     await enqueue(sessionmaker, *(card(n, f"Order #{n}", "10 min") for n in range(1, 8)))
-    await make_sender(sessionmaker, transport, max_digest_cards=5).drain()
+    await busy_sender(sessionmaker, transport, max_digest_cards=5).drain()
     assert [len(button_texts(m)) for m in fake.messages(STAFF_GROUP)] == [5, 2]
 
     long_cards = [card(n, "x" * 1500, "10 min") for n in range(10, 14)]
     await enqueue(sessionmaker, *long_cards)
-    await make_sender(sessionmaker, transport).drain()
+    await busy_sender(sessionmaker, transport).drain()
     long_messages = [m for m in fake.messages(STAFF_GROUP) if m["text"].startswith("x")]
     assert [len(button_texts(m)) for m in long_messages] == [2, 2]
     assert all(len(m["text"]) <= 4096 for m in long_messages)
@@ -211,7 +225,17 @@ async def test_private_chats_and_a_sender_told_not_to_coalesce_send_every_card(
     group_rows = [card(n, f"Order #{n}", "OK") for n in (3, 4)]
     await enqueue(sessionmaker, *group_rows)
 
-    await make_sender(sessionmaker, transport, coalesce_groups=coalesce_groups).drain()
+    await busy_sender(sessionmaker, transport, coalesce_groups=coalesce_groups).drain()
 
     assert len(fake.messages(ALICE)) == 2
     assert len(fake.messages(STAFF_GROUP)) == (1 if coalesce_groups else 2)
+
+
+async def test_a_quiet_group_gets_every_card_on_its_own_at_once(
+    sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
+) -> None:
+    await enqueue(sessionmaker, *(card(n, f"Order #{n}", "10 min") for n in (1, 2, 3)))
+
+    await make_sender(sessionmaker, transport).drain()
+
+    assert [m["text"] for m in fake.messages(STAFF_GROUP)] == ["Order #1", "Order #2", "Order #3"]
