@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.admin.cli import AdminError, register_admin_commands, run_admin_command
+from bot.recommend_cli import register_recommend_commands, run_recommend_command
+from bot.rfm_cli import register_rfm_command, run_rfm_command
 from bot.settings import Settings, SettingsError, load_settings
 from bot.stats_cli import register_stats_commands, run_export_command, run_stats_command
 
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--db", metavar="URL", help="database URL (default: O2O_DATABASE_URL)")
     register_admin_commands(commands)
     register_stats_commands(commands)
+    register_rfm_command(commands)
+    register_recommend_commands(commands)
     return parser
 
 
@@ -91,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}
         handlers["simulate"] = _simulate
         handlers.update(stats=run_stats_command, export=run_export_command)
+        handlers["recommend"] = run_recommend_command
+        handlers["rfm"] = run_rfm_command
         handler = handlers.get(args.command, run_admin_command)
         return handler(settings, args)
     except (SettingsError, CliError, AdminError) as exc:
