@@ -18,16 +18,14 @@ from tests.admin.conftest import Cli
 from tests.admin.test_stats_cli import build_varied_database
 
 REPO = Path(__file__).resolve().parents[2]
-CDNOW = Path("shared/data/cdnow/cdnow_transactions.csv")
+# The same file as ../shared/data/cdnow/cdnow_transactions.csv, kept in the repository so the
+# test runs on any clean clone (see tests/data/README.md).
+CDNOW = REPO / "tests/data/cdnow_transactions.csv"
 
 
 def cdnow_file() -> Path:
-    """The CDNOW transactions beside the repository (../shared/data); never skipped."""
-    for base in (REPO, REPO.parent):
-        path = base / CDNOW
-        if path.exists():
-            return path
-    raise AssertionError(f"CDNOW data not found under {REPO} or {REPO.parent}")
+    """The CDNOW transactions (tests/data); never skipped."""
+    return CDNOW
 
 
 def classic8_by_hand(
