@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from tests.sender.test_sender import (
     STAFF_GROUP,
     Sessionmaker,
     enqueue,
-    fake_api,
     make_sender,
     outbox,
 )
@@ -33,24 +31,6 @@ BUSY_GROUP = SendLimits(
 
 def busy_sender(sessionmaker: Sessionmaker, transport: AiogramTransport, **options: Any) -> Any:
     return make_sender(sessionmaker, transport, limits=BUSY_GROUP, **options)
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[tuple[FakeBotApi, AiogramTransport]]:
-    async with fake_api() as pair:
-        pair[0].add_user(ALICE, "Alice")
-        pair[0].add_group(STAFF_GROUP, "Staff")
-        yield pair
-
-
-@pytest.fixture
-def fake(api: tuple[FakeBotApi, AiogramTransport]) -> FakeBotApi:
-    return api[0]
-
-
-@pytest.fixture
-def transport(api: tuple[FakeBotApi, AiogramTransport]) -> AiogramTransport:
-    return api[1]
 
 
 def keyboard(*labels: str) -> dict[str, Any]:

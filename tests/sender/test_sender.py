@@ -64,26 +64,6 @@ async def fake_api(
         await fake.stop()
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[tuple[FakeBotApi, AiogramTransport]]:
-    async with fake_api() as pair:
-        fake, _ = pair
-        for user_id, name in ((ALICE, "Alice"), (BOB, "Bob"), (CAROL, "Carol")):
-            fake.add_user(user_id, name)
-        fake.add_group(STAFF_GROUP, "Staff")
-        yield pair
-
-
-@pytest.fixture
-def fake(api: tuple[FakeBotApi, AiogramTransport]) -> FakeBotApi:
-    return api[0]
-
-
-@pytest.fixture
-def transport(api: tuple[FakeBotApi, AiogramTransport]) -> AiogramTransport:
-    return api[1]
-
-
 def make_sender(
     sessionmaker: Sessionmaker, transport: BotApiTransport, **options: Any
 ) -> OutboxSender:
