@@ -121,7 +121,6 @@ class BotApp:
             self.clock,
             self.translator,
             CallbackCodec(settings.callback_key()),
-            self.jobs.config,
             self.sender.wake,
         )
         self.pipeline: UpdatePipeline | None = None

@@ -96,10 +96,14 @@ SURVEY_BATCH = 200
 async def send_due_surveys(ctx: JobContext) -> int:
     """Send the surveys whose time has come (never in the store's quiet hours)."""
     uow = ctx.uow
+    due = await uow.surveys.due(ctx.now, SURVEY_BATCH)
+    if not due:
+        return 0
+    stores = {store.id: store for store in await uow.stores.list_all()}
     turn = ctx.turn()
     calls: list[OutboundCall] = []
-    for survey in await uow.surveys.due(ctx.now, SURVEY_BATCH):
-        store = await uow.stores.get(survey.store_id)
+    for survey in due:
+        store = stores.get(survey.store_id)
         customer = await uow.customers.get(survey.customer_id)
         if store is None or customer is None or not customer.surveys_enabled:
             await uow.surveys.cancel(survey.id)
@@ -228,8 +232,7 @@ async def time_out_waiting_orders(ctx: JobContext) -> int:
             await ctx.uow.orders.release_stock(waiting.id)
         view = await ctx.uow.orders.get(waiting.id)
         assert view is not None
-        reannounced = await sla.was_reannounced(waiting.id)
-        await staff_admin_flow.timed_out(turn, view, store, reannounced)
+        await staff_admin_flow.timed_out(turn, view, store)
         decided.add(waiting.store_id)
     for store_id in sorted(decided):
         store = stores[store_id]

@@ -26,12 +26,17 @@ from bot.db.stats import UnknownStoreError, export_orders_csv, load_report
 from bot.db.uow import SqlUnitOfWork
 from domain.clock import Clock
 from domain.money import Money
-from handlers import staff_admin_flow
 from handlers.callbacks import CallbackCodec
 from handlers.i18n import Translator
-from handlers.outbound import FileUpload, InlineKeyboard, OutboundCall, send_file, send_message
+from handlers.outbound import (
+    Button,
+    FileUpload,
+    InlineKeyboard,
+    OutboundCall,
+    send_file,
+    send_message,
+)
 from handlers.stats_flow import PERIOD_CHOICES, switch_button_args
-from handlers.turn import CoreConfig, Turn
 from handlers.views import money
 
 log = logging.getLogger(__name__)
@@ -50,7 +55,6 @@ class ReportWorker:
         clock: Clock,
         translator: Translator,
         codec: CallbackCodec,
-        config: CoreConfig,
         on_commit: Callable[[], None],
         poll_interval: float = 5.0,
     ) -> None:
@@ -59,7 +63,6 @@ class ReportWorker:
         self.clock = clock
         self.translator = translator
         self.codec = codec
-        self.config = config
         self.on_commit = on_commit
         self.poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -166,7 +169,7 @@ class ReportWorker:
         report = await load_report(self.engine, request.period, request.store_code, now)
         chart = await asyncio.to_thread(render_chart, report)
         text = self.format(request, report)
-        keyboard = await self._switches(request, report, now)
+        keyboard = _switch_keyboard(self.codec, self.translator, request, report)
         title = self._t(request, "stats.chart_caption", scope=self._scope(request, report))
         upload = FileUpload("stats.png", chart)
         return [
@@ -179,15 +182,6 @@ class ReportWorker:
 
     def _scope(self, request: models.ReportRequest, report: StatsReport) -> str:
         return report.store.name if report.store is not None else self._all(request)
-
-    async def _switches(
-        self, request: models.ReportRequest, report: StatsReport, now: datetime
-    ) -> InlineKeyboard:
-        async with self.sessionmaker() as session:
-            turn = staff_admin_flow.system_turn(
-                SqlUnitOfWork(session), now, self.translator, self.codec, self.config
-            )
-            return _switch_keyboard(turn, request, report)
 
     def format(self, request: models.ReportRequest, report: StatsReport) -> str:
         """The figures as a chat message, each with its change against the previous period."""
@@ -283,31 +277,33 @@ def _change(value: float | None, before: float | None, unit: str) -> str:
 
 
 def _switch_keyboard(
-    turn: Turn, request: models.ReportRequest, report: StatsReport
+    codec: CallbackCodec, translator: Translator, request: models.ReportRequest, report: StatsReport
 ) -> InlineKeyboard:
+    """Buttons under the figures: other periods, and other stores for those who may see them."""
+
+    def button(label: str, period: str, store_code: str | None) -> Button:
+        data = codec.encode("st", *switch_button_args(period, store_code))
+        return Button(label, callback_data=data)
+
     store_code = report.store.code if report.store is not None else None
     periods = [
-        turn.button(
+        button(
             ("• " if choice == request.period else "")
-            + turn.translator.t(request.locale, f"stats.period.{choice}"),
-            "st",
-            *switch_button_args(choice, store_code),
+            + translator.t(request.locale, f"stats.period.{choice}"),
+            choice,
+            store_code,
         )
         for choice in PERIOD_CHOICES
     ]
     rows = [periods]
     if request.switch_stores:
-        stores = [(None, turn.translator.t(request.locale, "stats.all_stores"))] + [
+        stores = [(None, translator.t(request.locale, "stats.all_stores"))] + [
             (store.code, store.name) for store in report.stores
         ]
         period = request.period if request.period in PERIOD_CHOICES else PERIOD_CHOICES[1]
         rows.append(
             [
-                turn.button(
-                    ("• " if code == store_code else "") + name,
-                    "st",
-                    *switch_button_args(period, code),
-                )
+                button(("• " if code == store_code else "") + name, period, code)
                 for code, name in stores
             ]
         )

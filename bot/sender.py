@@ -648,27 +648,26 @@ class OutboxSender:
         behind = await self._pending_behind(row)
         edits = _edits_by_target(behind)
         now = self._clock.now()
-        absorbed: list[int] = []
 
-        def card(label: str, ref: str | None, own: dict[str, Any]) -> CardContent:
+        def card(label: str, ref: str | None, own: dict[str, Any]) -> tuple[CardContent, list[int]]:
+            """A card as its latest pending edit shows it, and the edits that folds in."""
             later = edits.get(ref, []) if ref is not None else []
-            absorbed.extend(edit.id for edit in later)
-            return CardContent.from_params(label, later[-1].params if later else own)
+            content = CardContent.from_params(label, later[-1].params if later else own)
+            return content, [edit.id for edit in later]
 
-        cards = [card(row.label, row.ref, params)]
+        head, absorbed = card(row.label, row.ref, params)
+        cards = [head]
         waiting = sum(1 for o in behind if o.method == "sendMessage" and o.label is not None)
         for other in behind:
             if len(cards) >= self.max_digest_cards or (room is not None and room > waiting):
                 break
             if other.method != "sendMessage" or other.label is None or other.next_attempt_at > now:
                 continue
-            candidate = CardContent.from_params(
-                other.label, edits[other.ref][-1].params if other.ref in edits else other.params
-            )
+            candidate, folded = card(other.label, other.ref, other.params)
             if not fits([*cards, candidate]):
                 break
-            cards.append(card(other.label, other.ref, other.params))
-            absorbed.append(other.id)
+            cards.append(candidate)
+            absorbed += [other.id, *folded]
         if not absorbed:
             return _Plan(params)
         return _Plan(

@@ -16,12 +16,12 @@ from domain.stores import BUSY_EXTRA_MAX_MINUTES, Store
 from handlers.callbacks import CallbackCodec
 from handlers.i18n import Translator
 from handlers.inbound import Inbound, InboundKind
-from handlers.outbound import InlineKeyboard, OutboundCall, edit_message_text, send_message
+from handlers.outbound import InlineKeyboard, OutboundCall, send_message
 from handlers.staff_flow import (
     card_keyboard,
     card_label,
-    card_ref,
     card_text,
+    show_card,
     sla_ref,
     staff_store,
     staff_t,
@@ -131,18 +131,14 @@ async def reannounce(turn: Turn, order: OrderView, store: Store) -> OutboundCall
     )
 
 
-async def timed_out(turn: Turn, order: OrderView, store: Store, reannounced: bool) -> None:
+async def timed_out(turn: Turn, order: OrderView, store: Store) -> None:
     """Queue what an SLA timeout causes: the cards updated, a notice, the customer told."""
     t = staff_t(turn)
     minutes = store.settings.sla_timeout_minutes
     if store.staff_chat_id is not None:
         text = await _card(turn, order, store)
         text += "\n" + t("staff.by_system", time=clock_time(turn.now, store.timezone))
-        refs = [card_ref(order.id)] + ([sla_ref(order.id)] if reannounced else [])
-        for ref in refs:
-            turn.replies.append(
-                edit_message_text(store.staff_chat_id, ref, text, InlineKeyboard([]))
-            )
+        await show_card(turn, order, store, text, InlineKeyboard([]))
         if order.status == "accepted":
             notice = t(
                 "staff.sla_accepted", number=order.number, minutes=minutes, eta=order.eta_minutes

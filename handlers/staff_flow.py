@@ -299,7 +299,7 @@ async def _already_moved(turn: Turn, order: OrderView, store: Store) -> None:
             ),
             alert=True,
         )
-    await _refresh(turn, order, store)
+    await _refresh(turn, order, store, moves=moves)
 
 
 def _last_move_to(moves: Sequence[OrderMove], status: str) -> OrderMove | None:
@@ -322,23 +322,40 @@ def actor_name(turn: Turn, move: OrderMove) -> str:
     return move.actor
 
 
-async def _refresh(turn: Turn, order: OrderView, store: Store, who: str | None = None) -> None:
+async def _refresh(
+    turn: Turn,
+    order: OrderView,
+    store: Store,
+    who: str | None = None,
+    moves: Sequence[OrderMove] | None = None,
+) -> None:
     customer = await turn.uow.customers.get(order.customer_id)
     text = card_text(turn, order, store, customer.first_name if customer else "?")
     if who is not None:
         t = staff_t(turn)
         text += "\n" + t("staff.by", name=who, time=clock_time(turn.now, store.timezone))
-    await show_card(turn, order, store, text, card_keyboard(turn, order) or InlineKeyboard([]))
+    keyboard = card_keyboard(turn, order) or InlineKeyboard([])
+    await show_card(turn, order, store, text, keyboard, moves)
 
 
 async def show_card(
-    turn: Turn, order: OrderView, store: Store, text: str, keyboard: InlineKeyboard
+    turn: Turn,
+    order: OrderView,
+    store: Store,
+    text: str,
+    keyboard: InlineKeyboard,
+    moves: Sequence[OrderMove] | None = None,
 ) -> None:
-    """Edit every copy of the order's card (by ref: the card may share a digest message)."""
+    """Edit every copy of the order's card (by ref: the card may share a digest message).
+
+    `moves` are the order's recorded transitions when the caller has read them already.
+    """
     if store.staff_chat_id is None:
         return
+    if moves is None:
+        moves = await turn.uow.orders.moves(order.id)
     refs = [card_ref(order.id)]
-    if any(move.note == REANNOUNCED_NOTE for move in await turn.uow.orders.moves(order.id)):
+    if any(move.note == REANNOUNCED_NOTE for move in moves):
         refs.append(sla_ref(order.id))
     for ref in refs:
         turn.replies.append(edit_message_text(store.staff_chat_id, ref, text, keyboard))
