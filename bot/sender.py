@@ -679,7 +679,9 @@ class OutboxSender:
         assert row.target_ref is not None
         behind = await self._pending_behind(row)
         edits = _edits_by_target(behind)
-        members = await self._digest_members(row.chat_id, row.target_ref)
+        # Only cards named by a ref can share a digest; "#<message_id>" targets never do.
+        is_ref = not row.target_ref.startswith("#")
+        members = await self._digest_members(row.chat_id, row.target_ref) if is_ref else []
         if not members:
             later = edits.get(row.target_ref, [])
             if not later:

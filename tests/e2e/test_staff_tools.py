@@ -51,7 +51,12 @@ def _calls(shop: Shop) -> int:
 
 async def _settle(shop: Shop, before: int) -> None:
     deadline = asyncio.get_running_loop().time() + 10
-    while _calls(shop) <= before:
+    outbox = models.OutboxMessage
+    while (
+        _calls(shop) <= before
+        or (await shop.scalar(select(outbox.id).where(outbox.status == "pending").limit(1)))
+        is not None
+    ):
         assert asyncio.get_running_loop().time() < deadline, "the bot did not answer"
         await asyncio.sleep(0.01)
     await shop.fake.wait_idle(quiet=0.15, timeout=10)
