@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.campaigns import CampaignWorker
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.jobs import JobRunner
 from bot.membership import GroupAdmins
@@ -129,6 +130,8 @@ class BotApp:
         self._sender_task: asyncio.Task[None] | None = None
         self._jobs_task: asyncio.Task[None] | None = None
         self._reports_task: asyncio.Task[None] | None = None
+        self.campaigns: CampaignWorker | None = None
+        self._campaigns_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Identify the bot, register its command menus and start the outbox sender."""
@@ -139,15 +142,22 @@ class BotApp:
                 f"O2O_BOT_TOKEN: refused by the Bot API at {self.settings.telegram_api_url}"
             ) from None
         self.bot_username = str(me.get("username", ""))
-        core = ConversationCore(
-            CoreConfig(
-                bot_username=self.bot_username,
-                default_locale=self.settings.default_locale,
-                admin_ids=frozenset(self.settings.admin_ids),
-                payments=self.settings.payment_provider_token is not None,
-            ),
+        config = CoreConfig(
+            bot_username=self.bot_username,
+            default_locale=self.settings.default_locale,
+            admin_ids=frozenset(self.settings.admin_ids),
+            payments=self.settings.payment_provider_token is not None,
+        )
+        codec = CallbackCodec(self.settings.callback_key())
+        core = ConversationCore(config, self.translator, codec)
+        self.campaigns = CampaignWorker(
+            self.sessionmaker,
+            self.engine,
+            self.clock,
             self.translator,
-            CallbackCodec(self.settings.callback_key()),
+            codec,
+            config,
+            self.sender.wake,
         )
         self.pipeline = UpdatePipeline(
             self.sessionmaker,
@@ -164,12 +174,15 @@ class BotApp:
         self._sender_task = asyncio.create_task(self.sender.run(), name="outbox-sender")
         self._jobs_task = asyncio.create_task(self.jobs.run(), name="due-jobs")
         self._reports_task = asyncio.create_task(self.reports.run(), name="reports")
+        self._campaigns_task = asyncio.create_task(self.campaigns.run(), name="campaigns")
         log.info("bot started", extra={"runtime": self.runtime.name, "bot": self.bot_username})
 
     def _committed(self) -> None:
         """An update committed: its outbox rows and report requests can go."""
         self.sender.wake()
         self.reports.wake()
+        if self.campaigns is not None:
+            self.campaigns.wake()
 
     def request_stop(self) -> None:
         """Ask run_polling / run_webhook to return."""
@@ -248,6 +261,9 @@ class BotApp:
         if self._reports_task is not None:
             await self.reports.stop()
             await self._reports_task
+        if self._campaigns_task is not None and self.campaigns is not None:
+            await self.campaigns.stop()
+            await self._campaigns_task
         if self._sender_task is not None:
             await self.sender.stop()
             with contextlib.suppress(asyncio.CancelledError):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from bot.admin.cli import AdminError, register_admin_commands, run_admin_command
+from bot.push_cli import register_push_commands, run_push_command
 from bot.recommend_cli import register_recommend_commands, run_recommend_command
 from bot.rfm_cli import register_rfm_command, run_rfm_command
 from bot.settings import Settings, SettingsError, load_settings
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_stats_commands(commands)
     register_rfm_command(commands)
     register_recommend_commands(commands)
+    register_push_commands(commands)
     return parser
 
 
@@ -97,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers.update(stats=run_stats_command, export=run_export_command)
         handlers["recommend"] = run_recommend_command
         handlers["rfm"] = run_rfm_command
+        handlers["push"] = run_push_command
         handler = handlers.get(args.command, run_admin_command)
         return handler(settings, args)
     except (SettingsError, CliError, AdminError) as exc:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from analytics.chart import render_chart
 from analytics.kpis import StatsReport
 from analytics.periods import PeriodError
+from bot.campaigns import CampaignError, preview_calls
 from bot.db import models
 from bot.db.stats import UnknownStoreError, export_orders_csv, load_report
 from bot.db.uow import SqlUnitOfWork
@@ -133,7 +134,7 @@ class ReportWorker:
         status = "done"
         try:
             calls = await self._reply(request, now)
-        except (PeriodError, UnknownStoreError) as exc:
+        except (PeriodError, UnknownStoreError, CampaignError) as exc:
             calls = [send_message(request.chat_id, self._t(request, "stats.bad", error=str(exc)))]
         except Exception:
             log.exception("report failed", extra={"request_id": request.id})
@@ -153,6 +154,18 @@ class ReportWorker:
         return self.translator.t(request.locale, key, **params)
 
     async def _reply(self, request: models.ReportRequest, now: datetime) -> list[OutboundCall]:
+        if request.kind == "push":
+            return await preview_calls(
+                self.sessionmaker,
+                self.engine,
+                self.translator,
+                self.codec,
+                store_code=request.store_code or "",
+                chat_id=request.chat_id,
+                user_id=request.user_id,
+                locale=request.locale,
+                now=now,
+            )
         if request.kind == "export":
             data, result = await export_orders_csv(
                 self.engine, request.period, request.store_code, now

@@ -17,6 +17,7 @@ class Customer:
     language_chosen: bool = False
     phone: str | None = None
     marketing_consent: bool = False
+    marketing_asked: bool = False  # the consent question was put once; never again
     surveys_enabled: bool = True
     reachable: bool = True
     selected_store_id: int | None = None
@@ -44,3 +45,8 @@ class Customer:
         """Pin the customer's language so Telegram's client language no longer overrides it."""
         self.language = language
         self.language_chosen = True
+
+    def answer_marketing(self, consent: bool) -> None:
+        """Record the customer's yes or no to marketing pushes (also /subscribe, /unsubscribe)."""
+        self.marketing_consent = consent
+        self.marketing_asked = True

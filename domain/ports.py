@@ -437,7 +437,7 @@ class SurveyRepository(Protocol):
 class ReportRequest:
     """A /stats or /export to answer outside the update's transaction."""
 
-    kind: str  # "stats" | "export"
+    kind: str  # "stats" | "export" | "rfm" | "push"
     chat_id: int
     user_id: int
     locale: str
@@ -451,6 +451,38 @@ class ReportRepository(Protocol):
 
     async def request(self, request: ReportRequest, now: datetime) -> None:
         """Queue a report."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignView:
+    """A push campaign as handlers see it."""
+
+    id: int
+    store_id: int
+    status: str  # draft | running | done | cancelled
+    audience: int
+    chat_id: int | None
+    created_by: int | None
+
+
+class CampaignRepository(Protocol):
+    """Push campaigns: confirmed, cancelled and opened from updates; sent by bot/campaigns.py."""
+
+    async def get(self, campaign_id: int) -> CampaignView | None:
+        """The campaign, if it exists."""
+        ...
+
+    async def start(self, campaign_id: int, chat_id: int, now: datetime) -> bool:
+        """Move a draft to running (compare-and-set); False when it is no longer a draft."""
+        ...
+
+    async def cancel(self, campaign_id: int, now: datetime) -> bool:
+        """Stop a draft or running campaign; pushes not yet queued are skipped."""
+        ...
+
+    async def record_open(self, campaign_id: int, customer_id: int, now: datetime) -> bool:
+        """Note that the customer used the push's link; False when not a recipient."""
         ...
 
 
@@ -506,4 +538,9 @@ class UnitOfWork(Protocol):
     @property
     def reports(self) -> ReportRepository:
         """Report requests of this transaction."""
+        ...
+
+    @property
+    def campaigns(self) -> CampaignRepository:
+        """Push campaigns of this transaction."""
         ...

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from domain.campaigns import WEEKDAYS, parse_policy
+
 STORE_CODE_RE = re.compile(r"^[a-z0-9_]{2,32}$")
 _TABLE_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 _CLOCK_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
@@ -49,6 +51,18 @@ class StoreSettings:
     survey_delay_minutes: int = 30
     survey_quiet_start: str = "21:00"
     survey_quiet_end: str = "09:00"
+    # Push campaigns: what each RFM segment gets (domain/campaigns.py; "" is the default
+    # policy), at most one push per customer per push_min_days, none in the quiet hours, and
+    # optionally a campaign planned and sent every week (retraining the recommender).
+    push_policy: str = ""
+    push_min_days: int = 7
+    push_quiet_start: str = "21:00"
+    push_quiet_end: str = "10:00"
+    push_winback_offer: str = ""  # a line added to win-back pushes, e.g. a discount code
+    push_weekly: bool = False
+    push_weekly_day: str = "mon"
+    push_weekly_time: str = "11:00"
+    rfm_model: str = "classic8"
 
     def __post_init__(self) -> None:
         unknown = set(self.fulfilment) - set(FULFILMENT_TYPES)
@@ -88,7 +102,30 @@ class StoreSettings:
                 raise ValueError(f"{name} must be an integer in 0..{top}")
         if self.sla_timeout_action not in SLA_TIMEOUT_ACTIONS:
             raise ValueError(f"sla_timeout_action must be one of {SLA_TIMEOUT_ACTIONS}")
-        for name in ("survey_quiet_start", "survey_quiet_end"):
+        if (
+            not isinstance(self.push_min_days, int)
+            or isinstance(self.push_min_days, bool)
+            or not 1 <= self.push_min_days <= 90
+        ):
+            raise ValueError("push_min_days must be an integer in 1..90")
+        if not isinstance(self.push_policy, str):
+            raise ValueError("push_policy must be text like important_value=recommended")
+        parse_policy(self.push_policy)
+        if not isinstance(self.push_winback_offer, str) or len(self.push_winback_offer) > 200:
+            raise ValueError("push_winback_offer must be text of at most 200 characters")
+        if not isinstance(self.push_weekly, bool):
+            raise ValueError("push_weekly must be true or false")
+        if self.push_weekly_day not in WEEKDAYS:
+            raise ValueError(f"push_weekly_day must be one of {', '.join(WEEKDAYS)}")
+        if self.rfm_model not in ("classic8", "quintile"):
+            raise ValueError("rfm_model must be classic8 or quintile")
+        for name in (
+            "survey_quiet_start",
+            "survey_quiet_end",
+            "push_quiet_start",
+            "push_quiet_end",
+            "push_weekly_time",
+        ):
             if not isinstance(getattr(self, name), str) or not _CLOCK_RE.fullmatch(
                 getattr(self, name)
             ):

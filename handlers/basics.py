@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from domain.campaigns import parse_campaign_payload
 from domain.stores import Store, deep_link_candidates
-from handlers import stores_flow
+from handlers import push_flow, stores_flow
 from handlers.callbacks import CallbackData
 from handlers.i18n import LOCALE_NAMES, LOCALES
 from handlers.outbound import InlineKeyboard
@@ -25,6 +26,12 @@ async def start(turn: Turn) -> None:
     await turn.clear_state()
     payload = turn.inbound.args.strip()
     greeting = turn.t("start.welcome", name=customer.first_name or "👋")
+    campaign_id = parse_campaign_payload(payload)
+    if campaign_id is not None:
+        store = await push_flow.opened(turn, campaign_id)
+        if store is not None:
+            await stores_flow.select_store(turn, store, None, greeting=greeting)
+            return
     if payload:
         store, table = await _resolve_deep_link(turn, payload)
         if store is None:

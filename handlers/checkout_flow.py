@@ -26,7 +26,7 @@ from domain.money import Money
 from domain.ports import OrderView, PaymentRecord
 from domain.schedule import OpeningHours, pickup_slots
 from domain.stores import Store
-from handlers import cart_flow, staff_flow
+from handlers import cart_flow, push_flow, staff_flow
 from handlers.callbacks import CallbackData
 from handlers.catalog_flow import cart_at, current_store
 from handlers.contact import CONTACT_REFUSALS, ask_phone, read_phone
@@ -463,7 +463,12 @@ async def _placed(turn: Turn, ready: _Ready, order: OrderView) -> None:
         turn.replies.append(card)
     turn.toast(turn.t("checkout.placed_toast", number=order.number))
     placed = turn.t("checkout.placed", number=order.number)
-    keyboard = InlineKeyboard([[turn.button(turn.t("button.orders"), "orders")]])
+    rows = [[turn.button(turn.t("button.orders"), "orders")]]
+    question = await push_flow.consent_question(turn)
+    if question is not None:
+        placed += "\n\n" + question[0]
+        rows.insert(0, question[1])
+    keyboard = InlineKeyboard(rows)
     if turn.is_press:
         # The summary message becomes the receipt.
         summary = _summary_text(turn, ready.store, ready.state, ready.quote)

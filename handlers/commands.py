@@ -15,6 +15,7 @@ PRIVATE_COMMANDS: tuple[str, ...] = (
     "search",
     "language",
     "surveys",
+    "unsubscribe",
     "help",
 )
 GROUP_COMMANDS: tuple[str, ...] = (
@@ -22,6 +23,7 @@ GROUP_COMMANDS: tuple[str, ...] = (
     "pickup",
     "stats",
     "export",
+    "push",
     "stock",
     "staff",
     "pause",

@@ -14,6 +14,7 @@ from handlers import (
     catalog_flow,
     checkout_flow,
     orders_flow,
+    push_flow,
     staff_admin_flow,
     staff_bookings,
     staff_flow,
@@ -50,6 +51,7 @@ def build_router() -> Router:
         staff_admin_flow,
         survey_flow,
         stats_flow,
+        push_flow,
     ):
         feature.register(router)
     return router

@@ -162,6 +162,10 @@ class Customer(Base):
     language_chosen: Mapped[bool] = mapped_column(Boolean, default=False)
     phone: Mapped[str | None] = mapped_column(String(32))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the bot asked for marketing consent (asked once); None: not asked yet.
+    marketing_asked_at: Mapped[datetime | None]
+    # When the last campaign push to this customer was queued: the frequency cap reads it.
+    last_push_at: Mapped[datetime | None]
     surveys_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     unreachable_since: Mapped[datetime | None]
@@ -465,3 +469,77 @@ class ReportRequest(Base):
     created_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+
+
+class Campaign(Base):
+    """A push campaign to one store's customers, planned per RFM segment, sent via the outbox."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = (Index("ix_campaigns_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # draft | running | done | cancelled
+    origin: Mapped[str] = mapped_column(String(16))  # chat | cli | weekly
+    model: Mapped[str] = mapped_column(String(16))  # the RFM model that chose the segments
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # Telegram id; None: CLI, weekly
+    chat_id: Mapped[int | None] = mapped_column(BigInteger)  # where progress is shown
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    audience: Mapped[int] = mapped_column(Integer, default=0)  # recipients planned
+    # Per segment: {"kind", "customers", "audience", "no_consent", "unreachable", "recent_push"}.
+    plan: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    progress_at: Mapped[datetime | None]  # when the progress message was last edited
+    progress_text: Mapped[str | None] = mapped_column(Text)  # what it last said
+
+
+class CampaignRecipient(Base):
+    """One customer's push in a campaign: what it offers and what became of it."""
+
+    __tablename__ = "campaign_recipients"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id"),
+        Index("ix_campaign_recipients_campaign_status", "campaign_id", "status"),
+        Index("ix_campaign_recipients_customer_sent", "customer_id", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    segment: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # what is pushed: see domain/campaigns.py
+    items: Mapped[list[Any]] = mapped_column()  # [[product id, name, reason], ...]
+    # planned | queued (in the outbox) | sent | failed | skipped
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))  # why skipped or failed
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger)
+    queued_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    opened_at: Mapped[datetime | None]  # the push's deep link was used
+
+
+class RfmRun(Base):
+    """One /rfm (or campaign plan) computation: segment sizes, to show movement next time."""
+
+    __tablename__ = "rfm_runs"
+    __table_args__ = (Index("ix_rfm_runs_scope", "store_id", "model", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))  # None: every store
+    model: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD
+    customers: Mapped[int] = mapped_column(Integer)
+    counts: Mapped[dict[str, Any]] = mapped_column()  # segment id -> customers
+    created_at: Mapped[datetime]
+
+
+class RfmMember(Base):
+    """A customer's segment in one RFM run."""
+
+    __tablename__ = "rfm_members"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("rfm_runs.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    segment: Mapped[str] = mapped_column(String(32))

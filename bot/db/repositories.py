@@ -27,6 +27,7 @@ def customer_from_row(row: models.Customer) -> Customer:
         language_chosen=row.language_chosen,
         phone=row.phone,
         marketing_consent=row.marketing_consent,
+        marketing_asked=row.marketing_asked_at is not None,
         surveys_enabled=row.surveys_enabled,
         reachable=row.reachable,
         selected_store_id=row.selected_store_id,
@@ -72,7 +73,7 @@ class SqlCustomerRepository:
     async def add(self, customer: Customer, now: datetime) -> Customer:
         """Insert a new customer and return it with its id."""
         row = models.Customer(telegram_id=customer.telegram_id, created_at=now, updated_at=now)
-        _copy_customer(customer, row)
+        _copy_customer(customer, row, now)
         self.session.add(row)
         await self.session.flush()
         customer.id = row.id
@@ -83,7 +84,7 @@ class SqlCustomerRepository:
         row = await self._row(customer.telegram_id)
         if row is None:
             raise LookupError(f"customer {customer.telegram_id} vanished")
-        _copy_customer(customer, row)
+        _copy_customer(customer, row, now)
         row.updated_at = now
         await self.session.flush()
 
@@ -94,7 +95,7 @@ class SqlCustomerRepository:
         return result.scalar_one_or_none()
 
 
-def _copy_customer(customer: Customer, row: models.Customer) -> None:
+def _copy_customer(customer: Customer, row: models.Customer, now: datetime) -> None:
     row.first_name = customer.first_name
     row.last_name = customer.last_name
     row.username = customer.username
@@ -102,6 +103,8 @@ def _copy_customer(customer: Customer, row: models.Customer) -> None:
     row.language_chosen = customer.language_chosen
     row.phone = customer.phone
     row.marketing_consent = customer.marketing_consent
+    if customer.marketing_asked and row.marketing_asked_at is None:
+        row.marketing_asked_at = now
     row.surveys_enabled = customer.surveys_enabled
     row.reachable = customer.reachable
     if customer.reachable:

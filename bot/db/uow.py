@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
 from bot.db.booking import SqlReservationRepository
+from bot.db.campaigns import SqlCampaignRepository
 from bot.db.commerce import (
     SqlCartRepository,
     SqlCatalogRepository,
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self.payments = SqlPaymentRepository(session)
         self.surveys = SqlSurveyRepository(session)
         self.reports = SqlReportRepository(session)
+        self.campaigns = SqlCampaignRepository(session)
 
     async def record_update(
         self, update_id: int, kind: str, now: datetime, outcome: str = "handled"
@@ -66,8 +68,9 @@ class SqlUnitOfWork:
 
     def enqueue(
         self, calls: Sequence[OutboundCall], now: datetime, source_update_id: int | None = None
-    ) -> None:
+    ) -> list[models.OutboxMessage]:
         """Write Bot API calls to the outbox; they are sent only after this transaction commits."""
+        rows = []
         for call in calls:
             params = dict(call.params)
             for name, upload in call.files.items():
@@ -78,18 +81,19 @@ class SqlUnitOfWork:
                         token=token, filename=upload.filename, data=upload.data, created_at=now
                     )
                 )
-            self.session.add(
-                models.OutboxMessage(
-                    chat_id=call.chat_id,
-                    method=call.method,
-                    params=params,
-                    ref=call.ref,
-                    label=call.label,
-                    target_ref=call.target,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                    source_update_id=source_update_id,
-                )
+            row = models.OutboxMessage(
+                chat_id=call.chat_id,
+                method=call.method,
+                params=params,
+                ref=call.ref,
+                label=call.label,
+                target_ref=call.target,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                source_update_id=source_update_id,
             )
+            self.session.add(row)
+            rows.append(row)
+        return rows

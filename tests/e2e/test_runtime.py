@@ -76,6 +76,7 @@ async def test_command_menus_are_registered_per_scope_and_language(
         "search",
         "language",
         "surveys",
+        "unsubscribe",
         "help",
     ]
     assert private_zh[0]["description"] == "重新开始并选择门店"
@@ -84,6 +85,7 @@ async def test_command_menus_are_registered_per_scope_and_language(
         "pickup",
         "stats",
         "export",
+        "push",
         "stock",
         "staff",
         "pause",
