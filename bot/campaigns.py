@@ -101,6 +101,7 @@ class SegmentPlan:
     recent_push: int = 0
     nothing: int = 0
     sample: list[list[Any]] = field(default_factory=list)  # one planned push's items
+    sample_kind: str = ""  # what that push is (a kind with nothing to show falls back)
 
     def to_json(self) -> dict[str, Any]:
         """The campaign's plan entry for this segment."""
@@ -113,6 +114,7 @@ class SegmentPlan:
             "recent_push": self.recent_push,
             "nothing_to_offer": self.nothing,
             "sample": self.sample,
+            "sample_kind": self.sample_kind,
         }
 
 
@@ -206,7 +208,7 @@ def plan_pushes(data: MarketingData, store: Store, now: datetime, seed: int = 0)
             continue
         plan.audience += 1
         if not plan.sample:
-            plan.sample = items
+            plan.sample, plan.sample_kind = items, chosen_kind
         pushes.append(PlannedPush(customer_id, segment, chosen_kind, items))
     return CampaignPlan(store, as_of, model, len(segment_of), list(segments.values()), pushes)
 
@@ -441,7 +443,7 @@ def preview_text(
                 translator,
                 locale,
                 store.name,
-                segment.kind,
+                segment.sample_kind,
                 [names.get(int(item), f"#{item}") for item, _reason in segment.sample],
                 store.settings.push_winback_offer,
             )
@@ -919,15 +921,17 @@ class CampaignResult:
 
 
 async def campaign_results(
-    engine: AsyncEngine, store_id: int | None, start: datetime, end: datetime
+    engine: AsyncEngine, store_code: str | None, start: datetime, end: datetime
 ) -> list[CampaignResult]:
     """Campaigns created in [start, end) (one store or all) with sent, opened and orders."""
     campaigns, recipients, orders = models.Campaign, models.CampaignRecipient, models.Order
     query = select(campaigns).where(
         campaigns.created_at >= start, campaigns.created_at < end, campaigns.status != "draft"
     )
-    if store_id is not None:
-        query = query.where(campaigns.store_id == store_id)
+    if store_code is not None:
+        query = query.join(models.Store, models.Store.id == campaigns.store_id).where(
+            models.Store.code == store_code
+        )
     async with engine.connect() as conn:
         found = (await conn.execute(query.order_by(campaigns.id))).all()
         results = []

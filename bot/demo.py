@@ -19,12 +19,13 @@ from sqlalchemy import select
 from bot.app import BotApp
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.db.migrate import upgrade_async
-from bot.db.models import OutboxMessage
+from bot.db.models import Customer, OutboxMessage
 from bot.digest import SEPARATOR as DIGEST_SEPARATOR
 from bot.fakeapi.server import FakeBotApi, format_transcript
 from bot.seed import seed_demo_data
 from bot.sender import UNTHROTTLED
 from bot.settings import Settings
+from bot.simulate import SIM_TELEGRAM_BASE, simulate
 from domain.clock import RunningClock
 
 DEMO_TOKEN = "123456:DEMO-offline-token-not-for-telegram"  # noqa: S105  # only the fake sees it
@@ -84,6 +85,7 @@ SCENARIOS: dict[Person, tuple[Step, ...]] = {
         Step(text="+86 138 0013 8000"),
         Step(press="Skip"),
         Step(press="Place order"),
+        Step(press="Yes, please"),  # offers: asked once, on the first order's confirmation
         Step(text="/orders"),
     ),
     # Scan-to-order: the table QR code, the menu in Chinese, dine-in at that table.
@@ -99,6 +101,7 @@ SCENARIOS: dict[Person, tuple[Step, ...]] = {
         Step(contact="+8613900139000"),
         Step(text="少冰，谢谢"),
         Step(press="提交订单"),
+        Step(press="不用了"),  # no offers, thanks
     ),
     # The nearest store from a shared location, then a delivery order.
     BOB: (
@@ -137,12 +140,19 @@ GROUP_ID = -1001000
 ANN = Person(2001, "Ann", "en")
 OLLY = Person(2002, "Olly", "en")
 # After the staff: half an hour later Alice answers her survey, then Ann (the bot's admin and
-# Central Café's manager) asks for today's figures.
+# Central Café's manager) asks for today's figures and the RFM segments, and plans a push
+# campaign, which she sends (PUSH_STEPS).
 SURVEY_DELAY_MINUTES = 31
 AFTER_STEPS: tuple[tuple[Person, tuple[Step, ...]], ...] = (
     (ALICE, (Step(press="5 ★"), Step(text="Lovely croissants, thank you!"))),
-    (ANN, (Step(text="/stats today"),)),
+    (ANN, (Step(text="/stats today"), Step(text="/rfm central"), Step(text="/push central"))),
 )
+PUSH_STEPS: tuple[Step, ...] = (Step(press="Send to"),)
+# Four months of simulated history before the demo's day (bot/simulate.py): regulars, lapsed
+# customers and newcomers, so /rfm has segments and /push has an audience besides Alice.
+HISTORY_CUSTOMERS = 150
+HISTORY_DAYS = 120
+HISTORY_SEED = 7
 # Not a button: staff type `/pickup CODE` with the code the customer shows.
 PICKUP_BY_CODE = "/pickup"
 # After the customers: staff work the cards (by whose order they are), one press at a time.
@@ -290,13 +300,39 @@ async def _find_card_button(
 
 
 async def _after_the_orders(control: ControlClient, app: BotApp, clock: RunningClock) -> None:
-    """Half an hour on: the survey goes out and is answered; the manager asks for /stats."""
+    """Half an hour on: the survey is answered; the manager asks for /stats, /rfm and /push,
+    sends the campaign and Alice gets her personal picks."""
     clock.advance(SURVEY_DELAY_MINUTES)
     await app.jobs.run_once()
     await _wait_until(control, ALICE.user_id, "sendMessage", "How was")
     for person, steps in AFTER_STEPS:
         await play(control, person, steps, app)
     await _wait_until(control, ANN.user_id, "sendPhoto")
+    await _wait_until(control, ANN.user_id, "sendMessage", "Campaign #")
+    await play(control, ANN, PUSH_STEPS, app)
+    await _wait_until(control, ALICE.user_id, "sendMessage", "Picked for you")
+    await _wait_until(control, ANN.user_id, "editMessageText", "done ✅")
+
+
+async def _add_history(database_url: str, control: ControlClient) -> None:
+    """Simulated past orders; their customers exist in the fake (surveys, reminders, pushes)."""
+    engine = create_engine(database_url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        await simulate(
+            sessionmaker,
+            customers=HISTORY_CUSTOMERS,
+            days=HISTORY_DAYS,
+            seed=HISTORY_SEED,
+            end=DEMO_START.date(),
+        )
+        async with sessionmaker() as session:
+            rows = (await session.execute(select(Customer.telegram_id, Customer.first_name))).all()
+    finally:
+        await engine.dispose()
+    for row in rows:
+        if row.telegram_id >= SIM_TELEGRAM_BASE:
+            await control("add_user", user_id=row.telegram_id, first_name=row.first_name)
 
 
 async def _wait_until(
@@ -444,6 +480,7 @@ async def _run(
                 admins=[ANN.user_id],
                 members=[OLLY.user_id],
             )
+            await _add_history(database_url, control)
             await app.start()
             polling = asyncio.create_task(app.run_polling())
             await control("wait_for_calls", method="deleteWebhook", count=1, timeout=STEP_TIMEOUT)
@@ -497,6 +534,6 @@ async def _run(
         print(f"\nDEMO FAILED: {failure}", file=out)
         return 1
     steps = sum(len(steps) for steps in SCENARIOS.values()) + len(STAFF_STEPS) + 1
-    steps += sum(len(steps) for _, steps in AFTER_STEPS)
+    steps += sum(len(steps) for _, steps in AFTER_STEPS) + len(PUSH_STEPS)
     print(f"\nDemo finished: {steps} steps, every step answered.", file=out)
     return 0

@@ -31,8 +31,8 @@ DEFAULT_POLICY: Mapping[str, str] = {
     "important_develop": "recommended",
     "important_retain": "favourites",
     "important_winback": "winback",
-    "general_value": "recommended",
-    "general_develop": "new_arrivals",
+    "general_value": "new_arrivals",
+    "general_develop": "recommended",
     "general_retain": "favourites",
     "general_winback": "winback",
     # quintile
