@@ -121,12 +121,9 @@ async def _for(engine: Any, args: argparse.Namespace) -> int:
         recommend_all,
     )
     from bot.db import models
+    from bot.db.campaigns import load_marketing_data
 
-    orders, order_lines = models.Order.__table__, models.OrderLine.__table__
-    store_products, products = models.StoreProduct.__table__, models.Product.__table__
     c, s = models.Customer.__table__.c, models.Store.__table__.c
-    o, ln, sv = orders.c, order_lines.c, models.Survey.__table__.c
-    sp, p = store_products.c, products.c
     async with engine.connect() as conn:
         found = (
             await conn.execute(
@@ -139,42 +136,11 @@ async def _for(engine: Any, args: argparse.Namespace) -> int:
             raise _error(f"customer {args.customer}: no customer with that telegram id or id")
         customer_id = found.id
         stores = {r.code: r.id for r in await conn.execute(select(s.code, s.id))}
-        names = {r.id: r.name for r in await conn.execute(select(p.id, p.name))}
-        lines = pd.DataFrame(
-            (
-                await conn.execute(
-                    select(o.id, o.customer_id, o.store_id, ln.product_id, o.placed_at)
-                    .select_from(orders.join(order_lines, ln.order_id == o.id))
-                    .where(o.status == "completed", ln.product_id.is_not(None))
-                )
-            ).all(),
-            columns=["order_id", "customer_id", "store_id", "product_id", "placed_at"],
-        )
-        surveys = pd.DataFrame(
-            (
-                await conn.execute(
-                    select(sv.order_id, sv.score).where(
-                        sv.status == "answered", sv.order_id.is_not(None), sv.score.is_not(None)
-                    )
-                )
-            ).all(),
-            columns=["order_id", "score"],
-        )
-        totals = pd.DataFrame(
-            (
-                await conn.execute(
-                    select(o.customer_id, o.placed_at, o.total_minor).where(o.status == "completed")
-                )
-            ).all(),
-            columns=["customer_id", "date", "amount"],
-        )
-        stock = (
-            await conn.execute(
-                select(sp.store_id, sp.product_id, sp.stock)
-                .select_from(store_products.join(products, p.id == sp.product_id))
-                .where(sp.available.is_(True), p.active.is_(True))
-            )
-        ).all()
+    data = await load_marketing_data(engine)
+    lines, surveys = data.lines, data.surveys
+    totals = data.totals[["customer_id", "date", "amount"]]
+    names = dict(zip(data.products["product_id"], data.products["name"], strict=True))
+    stock = list(data.stock.itertuples())
     store_id = _store_for(args, stores, found.selected_store_id, lines, customer_id)
     code = next(k for k, v in stores.items() if v == store_id)
     sold = {r.product_id for r in stock if r.store_id == store_id}
@@ -183,8 +149,6 @@ async def _for(engine: Any, args: argparse.Namespace) -> int:
     def compute() -> tuple[str | None, list[Any]]:
         ratings = build_ratings(lines, surveys)
         algo = fit_svd(ratings, seed=args.seed) if not ratings.empty else None
-        if not lines.empty:
-            lines["placed_at"] = pd.to_datetime(lines["placed_at"], utc=True)
         recent = (
             recent_purchases(lines, pd.Timestamp(datetime.now(UTC)), args.recent_days)
             if not lines.empty
