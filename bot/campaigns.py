@@ -631,6 +631,24 @@ class CampaignWorker:
                     select(models.Campaign.id).where(models.Campaign.status == "running")
                 )
             )
+            # A stopped campaign's pushes already in the outbox still go out: settle them.
+            recipients = models.CampaignRecipient
+            stopped = list(
+                await session.scalars(
+                    select(models.Campaign.id).where(
+                        models.Campaign.status == "cancelled",
+                        select(recipients.id)
+                        .where(
+                            recipients.campaign_id == models.Campaign.id,
+                            recipients.status == "queued",
+                        )
+                        .exists(),
+                    )
+                )
+            )
+        for campaign_id in stopped:
+            async with self.sessionmaker() as session, session.begin():
+                await self._settle(session, campaign_id)
         still = 0
         for campaign_id in running:
             if await self._feed(campaign_id):

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from analytics.chart import render_chart
 from analytics.kpis import StatsReport
 from analytics.periods import PeriodError
-from bot.campaigns import CampaignError, preview_calls
+from bot.campaigns import CampaignError, CampaignResult, campaign_results, preview_calls
 from bot.db import models
 from bot.db.stats import UnknownStoreError, export_orders_csv, load_report
 from bot.db.uow import SqlUnitOfWork
+from bot.rfm_report import rfm_calls
 from domain.clock import Clock
 from domain.money import Money
 from handlers.callbacks import CallbackCodec
@@ -166,6 +168,16 @@ class ReportWorker:
                 locale=request.locale,
                 now=now,
             )
+        if request.kind == "rfm":
+            return await rfm_calls(
+                self.sessionmaker,
+                self.engine,
+                self.translator,
+                store_code=request.store_code,
+                chat_id=request.chat_id,
+                locale=request.locale,
+                now=now,
+            )
         if request.kind == "export":
             data, result = await export_orders_csv(
                 self.engine, request.period, request.store_code, now
@@ -182,6 +194,11 @@ class ReportWorker:
         report = await load_report(self.engine, request.period, request.store_code, now)
         chart = await asyncio.to_thread(render_chart, report)
         text = self.format(request, report)
+        results = await campaign_results(
+            self.engine, request.store_code, report.period.start, report.period.end
+        )
+        if results:
+            text += "\n" + self._campaign_lines(request, report, results)
         keyboard = _switch_keyboard(self.codec, self.translator, request, report)
         title = self._t(request, "stats.chart_caption", scope=self._scope(request, report))
         upload = FileUpload("stats.png", chart)
@@ -189,6 +206,28 @@ class ReportWorker:
             send_message(request.chat_id, text, keyboard),
             send_file("sendPhoto", request.chat_id, "photo", upload, title),
         ]
+
+    def _campaign_lines(
+        self, request: models.ReportRequest, report: StatsReport, results: list[CampaignResult]
+    ) -> str:
+        """Per campaign of the period: pushes sent, links opened and orders within 7 days."""
+        zone = ZoneInfo(report.period.timezone)
+        lines = [self._t(request, "push.stats_title")]
+        for result in results:
+            rate = f"{100 * result.opened / result.sent:.0f}%" if result.sent else "–"
+            lines.append(
+                self._t(
+                    request,
+                    "push.stats_line",
+                    id=result.id,
+                    date=result.created_at.astimezone(zone).strftime("%m-%d"),
+                    sent=result.sent,
+                    opened=result.opened,
+                    rate=rate,
+                    orders=result.orders,
+                )
+            )
+        return "\n".join(lines)
 
     def _all(self, request: models.ReportRequest) -> str:
         return self._t(request, "stats.all_stores")

@@ -178,56 +178,16 @@ def summarize_csv(path: Path) -> pd.DataFrame:
 
 
 async def _summary_from_database(engine: Any, store_code: str | None) -> tuple[Any, str | None]:
-    """Per-customer summary of completed orders, aggregated in SQL; and their currency."""
-    import pandas as pd
-    from sqlalchemy import func, select
-
-    from bot.db import models
-    from bot.db.stats import UnknownStoreError, resolve_scope
-    from domain.money import minor_units
+    """Per-customer summary of completed orders (bot.db.rfm.customer_summary); CLI errors."""
+    from bot.db.rfm import MixedCurrenciesError, customer_summary
+    from bot.db.stats import UnknownStoreError
 
     try:
-        scope = await resolve_scope(engine, "today", store_code, datetime.now(UTC))
+        return await customer_summary(engine, store_code, datetime.now(UTC))
     except UnknownStoreError as exc:
         raise _error(f"--store: {exc}") from None
-    order = models.Order
-    at = func.coalesce(order.completed_at, order.placed_at)
-    query = (
-        select(
-            order.customer_id,
-            order.currency,
-            func.count().label("frequency"),
-            func.max(at).label("last_at"),
-            func.sum(order.total_minor).label("total_minor"),
-        )
-        .where(order.status == "completed")
-        .group_by(order.customer_id, order.currency)
-    )
-    if store_code is not None:
-        query = query.join(models.Store, models.Store.id == order.store_id).where(
-            models.Store.code == store_code
-        )
-    async with engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
-    frame = pd.DataFrame(rows, columns=["customer_id", "currency", "frequency", "last_at", "minor"])
-    currencies = sorted(set(frame["currency"]))
-    if len(currencies) > 1:
-        raise _error(
-            f"completed orders are in several currencies ({', '.join(currencies)}); "
-            "choose one store with --store"
-        )
-    currency = currencies[0] if currencies else None
-    scale = 10 ** minor_units(currency) if currency else 100
-    last = pd.to_datetime(frame["last_at"], utc=True).dt.tz_convert(scope.timezone)
-    summary = pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"].astype("int64"),
-            "last_date": last.dt.tz_localize(None).dt.normalize(),
-            "frequency": frame["frequency"].astype("int64"),
-            "monetary": frame["minor"].astype("float64") / scale,
-        }
-    )
-    return summary, currency
+    except MixedCurrenciesError as exc:
+        raise _error(f"{exc}; choose one store with --store") from None
 
 
 # --------------------------------------------------------------------------- text

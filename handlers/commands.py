@@ -23,6 +23,7 @@ GROUP_COMMANDS: tuple[str, ...] = (
     "pickup",
     "stats",
     "export",
+    "rfm",
     "push",
     "stock",
     "staff",

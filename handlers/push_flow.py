@@ -55,7 +55,7 @@ async def push(turn: Turn) -> None:
     if len(words) > 1 or len(turn.inbound.args) > 100:
         turn.say(turn.t("push.usage"))
         return
-    scope = await stats_flow._scope(turn, words[0] if words else None)
+    scope = await stats_flow.report_scope(turn, words[0] if words else None)
     if scope is None:
         return
     store, _switch = scope
@@ -195,7 +195,9 @@ async def unsubscribe_button(turn: Turn, _data: CallbackData) -> None:
 
 
 async def _set_consent(turn: Turn, consent: bool) -> None:
-    customer = turn.require_customer()
+    if turn.customer is None:
+        raise StaleButton("mk")  # a customer's button can only mean something in their chat
+    customer = turn.customer
     customer.answer_marketing(consent)
     await turn.uow.customers.save(customer, turn.now)
 

@@ -1,4 +1,4 @@
-"""Managers' figures: /stats and /export, asked here, answered off the update by bot/reports.py.
+"""Managers' figures (/stats, /export, /rfm): asked here, answered off the update by bot/reports.py.
 
 Who may ask: the bot's admins (every store, with buttons to switch) and a store's manager (their
 store; in a private chat, or in the store's staff group). Anyone else is refused politely. The
@@ -24,8 +24,8 @@ ALL_STORES = "*"
 
 def register(router: Router) -> None:
     """Add this module's handlers to the routing table."""
-    router.private_commands |= {"stats": stats, "export": export}
-    router.group_commands |= {"stats": stats, "export": export}
+    router.private_commands |= {"stats": stats, "export": export, "rfm": rfm}
+    router.group_commands |= {"stats": stats, "export": export, "rfm": rfm}
     router.callbacks |= {"st": switch}
 
 
@@ -39,12 +39,25 @@ async def export(turn: Turn) -> None:
     await _ask(turn, "export")
 
 
+async def rfm(turn: Turn) -> None:
+    """/rfm [store-code]: the customers' RFM segments and how they moved since the last /rfm."""
+    words = turn.inbound.args.lower().split()
+    if len(words) > 1 or len(turn.inbound.args) > 100:
+        turn.say(turn.t("rfm.usage"))
+        return
+    scope = await report_scope(turn, words[0] if words else None)
+    if scope is None:
+        return
+    store, _switch_stores = scope
+    await _queue(turn, "rfm", "", store, False)
+
+
 async def _ask(turn: Turn, kind: str) -> None:
     period, code, extra = _arguments(turn.inbound.args)
     if period is None or extra:
         turn.say(turn.t("stats.usage", command=kind))
         return
-    scope = await _scope(turn, code)
+    scope = await report_scope(turn, code)
     if scope is None:
         return
     store, switch_stores = scope
@@ -67,7 +80,7 @@ def _arguments(args: str) -> tuple[str | None, str | None, list[str]]:
     return period, code, extra
 
 
-async def _scope(turn: Turn, code: str | None) -> tuple[Store | None, bool] | None:
+async def report_scope(turn: Turn, code: str | None) -> tuple[Store | None, bool] | None:
     """The store to report on (None: all) and whether the asker may switch stores.
 
     None (after telling the asker why) when they may not see it.
@@ -121,7 +134,7 @@ async def _queue(
         ),
         turn.now,
     )
-    action = "upload_photo" if kind == "stats" else "upload_document"
+    action = {"stats": "upload_photo", "export": "upload_document"}.get(kind, "typing")
     turn.replies.append(
         OutboundCall("sendChatAction", {"chat_id": turn.chat_id, "action": action}, turn.chat_id)
     )
@@ -133,7 +146,7 @@ async def switch(turn: Turn, data: CallbackData) -> None:
     code = str_arg(data, 1)
     if period not in PERIOD_CHOICES and not PERIOD_RE.match(period):
         raise StaleButton(data.action)
-    scope = await _scope(turn, None if code == ALL_STORES else code)
+    scope = await report_scope(turn, None if code == ALL_STORES else code)
     if scope is None:
         turn.toast(turn.t("stats.refused"), alert=True)
         return

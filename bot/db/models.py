@@ -452,13 +452,13 @@ class OutboxFile(Base):
 
 
 class ReportRequest(Base):
-    """A /stats or /export asked in a chat, answered by bot/reports.py outside the update."""
+    """A /stats, /export, /rfm or /push from a chat, answered off the update (bot/reports.py)."""
 
     __tablename__ = "report_requests"
     __table_args__ = (Index("ix_report_requests_status", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # stats | export
+    kind: Mapped[str] = mapped_column(String(16))  # stats | export | rfm | push
     chat_id: Mapped[int] = mapped_column(BigInteger)
     user_id: Mapped[int] = mapped_column(BigInteger)
     locale: Mapped[str] = mapped_column(String(16))

@@ -85,6 +85,7 @@ async def test_command_menus_are_registered_per_scope_and_language(
         "pickup",
         "stats",
         "export",
+        "rfm",
         "push",
         "stock",
         "staff",
