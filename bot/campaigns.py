@@ -71,6 +71,7 @@ log = logging.getLogger(__name__)
 NEW_ARRIVAL_DAYS = 30  # a product added this recently is "new"
 RECENT_PURCHASE_DAYS = 14  # picks leave out what the customer bought this recently
 PROGRESS_EVERY = timedelta(seconds=5)  # the manager's message is edited at most this often
+WEEKLY_GRACE = timedelta(hours=1)  # a first weekly slot missed by more than this waits a week
 DEFAULT_WINDOW = 60  # pushes of one campaign waiting in the outbox at once (2 s at 30/s)
 
 
@@ -631,24 +632,29 @@ class CampaignWorker:
                     select(models.Campaign.id).where(models.Campaign.status == "running")
                 )
             )
-            # A stopped campaign's pushes already in the outbox still go out: settle them.
+            # A stopped campaign's pushes already in the outbox still go out: settle them, and
+            # show the manager the stopped campaign's final figures.
             recipients = models.CampaignRecipient
+            campaigns = models.Campaign
             stopped = list(
                 await session.scalars(
-                    select(models.Campaign.id).where(
-                        models.Campaign.status == "cancelled",
-                        select(recipients.id)
-                        .where(
-                            recipients.campaign_id == models.Campaign.id,
-                            recipients.status == "queued",
-                        )
-                        .exists(),
+                    select(campaigns.id).where(
+                        campaigns.status == "cancelled",
+                        campaigns.confirmed_at.is_not(None),
+                        or_(
+                            campaigns.finished_at >= self.clock.now() - timedelta(days=1),
+                            select(recipients.id)
+                            .where(
+                                recipients.campaign_id == campaigns.id,
+                                recipients.status == "queued",
+                            )
+                            .exists(),
+                        ),
                     )
                 )
             )
         for campaign_id in stopped:
-            async with self.sessionmaker() as session, session.begin():
-                await self._settle(session, campaign_id)
+            await self._feed(campaign_id)
         still = 0
         for campaign_id in running:
             if await self._feed(campaign_id):
@@ -656,42 +662,42 @@ class CampaignWorker:
         return still
 
     async def _feed(self, campaign_id: int) -> bool:
+        """Settle, queue more (outside quiet hours), edit the progress; True while running."""
         now = self.clock.now()
         wrote = False
         async with self.sessionmaker() as session, session.begin():
             campaign = await session.get(models.Campaign, campaign_id)
-            if campaign is None or campaign.status != "running":
+            if campaign is None or campaign.status not in ("running", "cancelled"):
                 return False
             store_row = await session.get(models.Store, campaign.store_id)
             assert store_row is not None
             store = store_from_row(store_row)
             await self._settle(session, campaign_id)
-            settings = store.settings
-            resume = outside_quiet_hours(
-                now, settings.push_quiet_start, settings.push_quiet_end, store.timezone
-            )
-            quiet = resume > now
-            if not quiet:
-                wrote = await self._queue(session, campaign, store, now) > 0
-            progress = await campaign_progress(session, campaign_id)
-            finished = progress.left == 0
-            if finished:
-                campaign.status, campaign.finished_at = "done", now
-            state = (
-                self._t(campaign, "push.progress_done")
-                if finished
-                else self._t(
-                    campaign,
-                    "push.progress_quiet",
-                    until=resume.astimezone(ZoneInfo(store.timezone)).strftime("%H:%M"),
+            if campaign.status == "cancelled":
+                progress = await campaign_progress(session, campaign_id)
+                state = self._t(campaign, "push.progress_cancelled")
+            else:
+                settings = store.settings
+                resume = outside_quiet_hours(
+                    now, settings.push_quiet_start, settings.push_quiet_end, store.timezone
                 )
-                if quiet
-                else self._t(campaign, "push.progress_running")
-            )
+                quiet = resume > now
+                if not quiet:
+                    wrote = await self._queue(session, campaign, store, now) > 0
+                progress = await campaign_progress(session, campaign_id)
+                if progress.left == 0:
+                    campaign.status, campaign.finished_at = "done", now
+                    state = self._t(campaign, "push.progress_done")
+                elif quiet:
+                    until = resume.astimezone(ZoneInfo(store.timezone)).strftime("%H:%M")
+                    state = self._t(campaign, "push.progress_quiet", until=until)
+                else:
+                    state = self._t(campaign, "push.progress_running")
             wrote = self._edit_progress(session, campaign, store, progress, state, now) or wrote
+            running = campaign.status == "running"
         if wrote:
             self.on_commit()
-        return not finished
+        return running
 
     def _t(self, campaign: models.Campaign, key: str, /, **params: object) -> str:
         return self.translator.t(campaign.locale, key, **params)
@@ -891,7 +897,9 @@ class CampaignWorker:
                     store.settings.push_weekly_time,
                     store.timezone,
                 )
-                if slot <= now:
+                # The first weekly campaign waits for its day and time (within the grace), not
+                # for whenever push_weekly was switched on.
+                if slot <= now and (last is not None or now - slot < WEEKLY_GRACE):
                     due.append(store)
         for store in due:
             plan = await plan_campaign(
@@ -964,15 +972,22 @@ async def campaign_results(
             sent_at = {row.customer_id: row.sent_at for row in pushed}
             opened = sum(1 for row in pushed if row.opened_at is not None)
             first = min(sent_at.values(), default=None)
+            last = max(sent_at.values(), default=None)
             count = 0
-            if first is not None:
+            if first is not None and last is not None:
+                # Joined rather than IN (ids): a campaign may have more recipients than a
+                # statement may have parameters (32,767 on PostgreSQL); and a campaign may send
+                # for days (quiet hours), so the window ends a week after its last push.
                 placed = await conn.execute(
-                    select(orders.customer_id, orders.placed_at).where(
+                    select(orders.customer_id, orders.placed_at)
+                    .join(recipients, recipients.customer_id == orders.customer_id)
+                    .where(
                         and_(
+                            recipients.campaign_id == campaign.id,
+                            recipients.status == "sent",
                             orders.store_id == campaign.store_id,
                             orders.placed_at >= first,
-                            orders.placed_at < first + ATTRIBUTION_WINDOW + timedelta(days=1),
-                            orders.customer_id.in_(list(sent_at)),
+                            orders.placed_at < last + ATTRIBUTION_WINDOW,
                         )
                     )
                 )
