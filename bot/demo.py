@@ -140,14 +140,19 @@ GROUP_ID = -1001000
 ANN = Person(2001, "Ann", "en")
 OLLY = Person(2002, "Olly", "en")
 # After the staff: half an hour later Alice answers her survey, then Ann (the bot's admin and
-# Central Café's manager) asks for today's figures and the RFM segments, and plans a push
-# campaign, which she sends (PUSH_STEPS).
+# Central Café's manager) asks for today's figures and the RFM segments, plans a push campaign
+# and sends it. Each of Ann's steps waits for its answer (worked out off the update) so the
+# transcript reads in order: (step, method of the answer, text the answer contains).
 SURVEY_DELAY_MINUTES = 31
 AFTER_STEPS: tuple[tuple[Person, tuple[Step, ...]], ...] = (
     (ALICE, (Step(press="5 ★"), Step(text="Lovely croissants, thank you!"))),
-    (ANN, (Step(text="/stats today"), Step(text="/rfm central"), Step(text="/push central"))),
 )
-PUSH_STEPS: tuple[Step, ...] = (Step(press="Send to"),)
+MANAGER_STEPS: tuple[tuple[Step, str, str], ...] = (
+    (Step(text="/stats today"), "sendPhoto", ""),
+    (Step(text="/rfm central"), "sendMessage", "RFM"),
+    (Step(text="/push central"), "sendMessage", "Campaign #"),
+    (Step(press="Send to"), "editMessageText", "done ✅"),
+)
 # Four months of simulated history before the demo's day (bot/simulate.py): regulars, lapsed
 # customers and newcomers, so /rfm has segments and /push has an audience besides Alice.
 HISTORY_CUSTOMERS = 150
@@ -307,11 +312,10 @@ async def _after_the_orders(control: ControlClient, app: BotApp, clock: RunningC
     await _wait_until(control, ALICE.user_id, "sendMessage", "How was")
     for person, steps in AFTER_STEPS:
         await play(control, person, steps, app)
-    await _wait_until(control, ANN.user_id, "sendPhoto")
-    await _wait_until(control, ANN.user_id, "sendMessage", "Campaign #")
-    await play(control, ANN, PUSH_STEPS, app)
+    for step, method, answer in MANAGER_STEPS:
+        await play(control, ANN, (step,), app)
+        await _wait_until(control, ANN.user_id, method, answer or None)
     await _wait_until(control, ALICE.user_id, "sendMessage", "Picked for you")
-    await _wait_until(control, ANN.user_id, "editMessageText", "done ✅")
 
 
 async def _add_history(database_url: str, control: ControlClient) -> None:
@@ -534,6 +538,6 @@ async def _run(
         print(f"\nDEMO FAILED: {failure}", file=out)
         return 1
     steps = sum(len(steps) for steps in SCENARIOS.values()) + len(STAFF_STEPS) + 1
-    steps += sum(len(steps) for _, steps in AFTER_STEPS) + len(PUSH_STEPS)
+    steps += sum(len(steps) for _, steps in AFTER_STEPS) + len(MANAGER_STEPS)
     print(f"\nDemo finished: {steps} steps, every step answered.", file=out)
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import AFTER_STEPS, PUSH_STEPS, SCENARIOS, STAFF_STEPS, run_demo
+from bot.demo import AFTER_STEPS, MANAGER_STEPS, SCENARIOS, STAFF_STEPS, run_demo
 from bot.settings import Settings
 from tests.e2e.conftest import RUNTIMES
 
@@ -59,7 +59,7 @@ async def test_the_demo_transcript_is_the_same_on_every_runtime(
     assert transcripts["ptb"] == transcripts["aiogram"], difference
     transcript = transcripts["aiogram"]
     steps = sum(len(steps) for steps in SCENARIOS.values()) + len(STAFF_STEPS) + 1
-    steps += sum(len(steps) for _, steps in AFTER_STEPS) + len(PUSH_STEPS)
+    steps += sum(len(steps) for _, steps in AFTER_STEPS) + len(MANAGER_STEPS)
     assert f"Demo finished: {steps} steps, every step answered." in transcript
     assert "[Alice → bot] /start" in transcript
     assert "[Alice → bot] presses [ 5 ★ ]" in transcript, "the demo ends with a survey"
