@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -13,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.campaigns import CampaignWorker
 from bot.db.engine import create_engine, create_sessionmaker
+from bot.db.leader import sender_leadership
 from bot.jobs import JobRunner
 from bot.membership import GroupAdmins
+from bot.metrics import Metrics, Observability, make_observability_app
 from bot.pipeline import UpdatePipeline
 from bot.reports import ReportWorker
 from bot.sender import OutboxSender, SendLimits
@@ -103,6 +106,10 @@ class BotApp:
             clock=self.clock,
             limits=self.send_limits,
             invoice_provider_token=provider.get_secret_value() if provider else None,
+            # Several `o2o run` processes may share the database: one delivers at a time.
+            leadership=sender_leadership(
+                self.engine, self.sessionmaker, lease_seconds=settings.sender_lease_seconds
+            ),
         )
         self.jobs = JobRunner(
             self.sessionmaker,
@@ -123,6 +130,10 @@ class BotApp:
             self.translator,
             CallbackCodec(settings.callback_key()),
             self.sender.wake,
+        )
+        self.metrics = Metrics()
+        self.observability = Observability(
+            self.metrics, self.sessionmaker, self.clock, lambda: self.sender.stats
         )
         self.pipeline: UpdatePipeline | None = None
         self.bot_username = ""
@@ -165,6 +176,7 @@ class BotApp:
             self.clock,
             self._committed,
             group_admins=GroupAdmins(self.runtime.transport).is_admin,
+            metrics=self.metrics,
         )
         for call in command_menu_calls(self.translator):
             try:
@@ -191,6 +203,10 @@ class BotApp:
     async def run_polling(self) -> None:
         """Long-poll updates until stopped; each update is processed before the offset moves."""
         pipeline = self._require_pipeline()
+        async with self._metrics_server():
+            await self._poll(pipeline)
+
+    async def _poll(self, pipeline: UpdatePipeline) -> None:
         await self._call_with_retry("deleteWebhook", {"drop_pending_updates": False})
         offset: int | None = None
         failures = 0
@@ -233,7 +249,9 @@ class BotApp:
         url, secret = self.settings.webhook_url, self.settings.webhook_secret
         if not url or secret is None:
             raise ValueError("O2O_WEBHOOK_URL and O2O_WEBHOOK_SECRET are required for --webhook")
-        app = make_webhook_app(pipeline, secret.get_secret_value(), webhook_path(url))
+        app = make_webhook_app(
+            pipeline, secret.get_secret_value(), webhook_path(url), self.observability
+        )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.webhook_host, self.settings.webhook_port)
@@ -248,7 +266,24 @@ class BotApp:
                 },
             )
             log.info("webhook serving", extra={"port": self.settings.webhook_port})
-            await self._stop.wait()
+            async with self._metrics_server(skip_port=self.settings.webhook_port):
+                await self._stop.wait()
+        finally:
+            await runner.cleanup()
+
+    @contextlib.asynccontextmanager
+    async def _metrics_server(self, skip_port: int | None = None) -> AsyncIterator[None]:
+        """Serve /metrics and /healthz on O2O_METRICS_PORT (if set and not the webhook's)."""
+        port = self.settings.metrics_port
+        if port is None or port == skip_port:
+            yield
+            return
+        runner = web.AppRunner(make_observability_app(self.observability), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.settings.metrics_host, port).start()
+            log.info("metrics serving", extra={"port": port})
+            yield
         finally:
             await runner.cleanup()
 

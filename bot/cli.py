@@ -1,4 +1,4 @@
-"""The `o2o` command line: migrate, run, demo, seed, simulate."""
+"""The `o2o` command line: migrate, run, demo, sandbox, seed, simulate."""
 
 from __future__ import annotations
 
@@ -55,6 +55,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--chart", metavar="FILE.png", help="save the /stats chart the demo makes")
 
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="browser playground: customer, staff-group and manager chats against the real bot",
+        description="Start the fake Bot API, the real bot against it (demo stores, catalog and a "
+        "simulated history) and a local web page with a customer's chat, the staff group and "
+        "the manager's chat side by side. Runs until Ctrl-C.",
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="port of the page (default: 8080)")
+    sandbox.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1; anyone who can reach it can use the bot)",
+    )
+    sandbox.add_argument(
+        "--runtime", choices=["aiogram", "ptb"], default="aiogram", help="bot framework to run on"
+    )
+    sandbox.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL or SQLite file path, kept between runs (default: a temporary file)",
+    )
+    sandbox.add_argument(
+        "--no-history", action="store_true", help="skip the simulated order history"
+    )
+
     commands.add_parser("seed", help="add the demo stores and catalog to an empty database")
 
     simulate = commands.add_parser(
@@ -90,12 +115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.logs import configure_logging
 
         level = settings.log_level
-        if args.command == "demo" and "log_level" not in settings.model_fields_set:
-            # The transcript is the demo's output; routine INFO lines would bury it.
+        quiet = args.command in ("demo", "sandbox")
+        if quiet and "log_level" not in settings.model_fields_set:
+            # The transcript (the sandbox's page) is the output; INFO lines would bury it.
             level = "WARNING"
-        configure_logging(level, settings.log_format)
+        secrets = (settings.bot_token, settings.webhook_secret, settings.payment_provider_token)
+        configure_logging(
+            level,
+            settings.log_format,
+            secrets=[secret.get_secret_value() for secret in secrets if secret is not None],
+        )
         handlers = {"migrate": _migrate, "run": _run, "demo": _demo, "seed": _seed}
         handlers["simulate"] = _simulate
+        handlers["sandbox"] = _sandbox
         handlers.update(stats=run_stats_command, export=run_export_command)
         handlers["recommend"] = run_recommend_command
         handlers["rfm"] = run_rfm_command
@@ -154,6 +186,28 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     return asyncio.run(
         run_demo(settings, db_path=args.db, runtime=args.runtime, chart_path=args.chart)
+    )
+
+
+def _sandbox(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.sandbox.server import serve_sandbox
+    from bot.sandbox.stack import SandboxInputError, database_url_from
+
+    if not 0 < args.port < 65536:
+        raise CliError("--port: 1 to 65535")
+    try:
+        database_url = database_url_from(args.db) if args.db else None
+    except SandboxInputError as exc:
+        raise CliError(str(exc)) from None
+    return asyncio.run(
+        serve_sandbox(
+            settings,
+            host=args.host,
+            port=args.port,
+            runtime=args.runtime,
+            database_url=database_url,
+            history=not args.no_history,
+        )
     )
 
 

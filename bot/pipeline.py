@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from enum import StrEnum
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.uow import SqlUnitOfWork
+from bot.metrics import Metrics
 from domain.clock import Clock
 from handlers.core import ConversationCore
 from handlers.inbound import Inbound, InboundKind, parse_update
@@ -39,12 +41,14 @@ class UpdatePipeline:
         clock: Clock,
         on_commit: Callable[[], None] = lambda: None,
         group_admins: Callable[[int, int], Awaitable[bool]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.core = core
         self.clock = clock
         self.on_commit = on_commit
         self.group_admins = group_admins
+        self.metrics = metrics
 
     async def process(self, raw: Mapping[str, Any]) -> Outcome:
         """Handle one raw update; a redelivered update id changes nothing.
@@ -53,14 +57,17 @@ class UpdatePipeline:
         it again); a bug in a use case is recorded as failed, with an apology to the user, so one
         poisonous update cannot block the queue.
         """
+        started = time.perf_counter()
         try:
             inbound = parse_update(raw, self.core.config.bot_username)
         except ValueError:
             log.warning("update without update_id ignored")
+            self._observe("unknown", Outcome.INVALID, started)
             return Outcome.INVALID
         try:
             outcome = await self._apply(inbound)
         except DBAPIError:
+            self._observe(inbound.kind.value, "db_error", started)
             raise
         except Exception:
             log.exception(
@@ -74,7 +81,12 @@ class UpdatePipeline:
             "update processed",
             extra={"update_id": inbound.update_id, "kind": inbound.kind.value, "outcome": outcome},
         )
+        self._observe(inbound.kind.value, outcome, started)
         return outcome
+
+    def _observe(self, kind: str, outcome: str, started: float) -> None:
+        if self.metrics is not None:
+            self.metrics.observe_update(kind, str(outcome), time.perf_counter() - started)
 
     async def _facts(self, inbound: Inbound) -> TurnFacts:
         """What must be asked of Telegram before the transaction (never while holding it)."""

@@ -33,9 +33,9 @@ def register_push_commands(commands: Any) -> None:
         "run",
         help="send a planned campaign, with a progress bar",
         description="Start the campaign and send it through the outbox within Telegram's "
-        "limits (needs O2O_BOT_TOKEN). With --follow, only start it and show the progress "
-        "while the running bot (`o2o run`) sends it: use that when the bot is up, since one "
-        "sender per database keeps within the limits.",
+        "limits (needs O2O_BOT_TOKEN). While the bot runs (`o2o run`), the one sender holding "
+        "the database's sender leadership delivers, so nothing goes out twice. With --follow, "
+        "only start it and show the progress (no token needed).",
     )
     run.add_argument("--campaign", type=int, required=True, metavar="ID")
     run.add_argument(
@@ -148,6 +148,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         if args.follow:
             return await _follow(sessionmaker, args.campaign, campaign_progress)
         from bot.app import create_runtime
+        from bot.db.leader import sender_leadership
         from bot.sender import OutboxSender
 
         runtime = create_runtime(settings)
@@ -157,7 +158,15 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
             default_locale=settings.default_locale,
             admin_ids=frozenset(settings.admin_ids),
         )
-        sender = OutboxSender(sessionmaker, runtime.transport, clock=clock)
+        # Only one sender delivers at a time: a running bot keeps it, this one then waits.
+        sender = OutboxSender(
+            sessionmaker,
+            runtime.transport,
+            clock=clock,
+            leadership=sender_leadership(
+                engine, sessionmaker, lease_seconds=settings.sender_lease_seconds
+            ),
+        )
         worker = CampaignWorker(
             sessionmaker,
             engine,

@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.leader import Leadership, SoleLeader
 from bot.db.models import Customer, OutboxFile, OutboxMessage
 from bot.digest import CardContent, compose, fits
 from bot.transport import (
@@ -235,7 +236,13 @@ class OutboxSender:
     recorded; there is no "in flight" status. If the process dies between Telegram accepting
     a call and the row being marked ``sent``, the call is made again after restart. Rows of
     one chat go out strictly in id order, one at a time; a row waiting for a retry holds back
-    the later rows of its chat only. Run one sender per database.
+    the later rows of its chat only.
+
+    Several processes may each run a sender on one database: only the one holding the
+    `leadership` (bot/db/leader.py: an advisory lock on PostgreSQL, a lease row on SQLite)
+    dispatches; the others idle and take over when it dies. The limiters are per sender, so
+    one leader at a time is also what keeps the bot within Telegram's limits. Without a
+    `leadership` the sender assumes it is the only one.
 
     Outcomes: ``sent`` (``message_id`` kept for later edits by ref), ``failed`` (400/403 or
     an unresolved message ref), ``dead`` (transient errors ``max_attempts`` times),
@@ -261,6 +268,7 @@ class OutboxSender:
         invoice_provider_token: str | None = None,
         coalesce_groups: bool = True,
         max_digest_cards: int = 5,
+        leadership: Leadership | None = None,
     ) -> None:
         """Wire the sender; `monotonic`, `sleep` and `time_scale` drive the limiters only.
 
@@ -272,6 +280,8 @@ class OutboxSender:
         # Added to sendInvoice at send time so the provider token never sits in the outbox.
         self._invoice_provider_token = invoice_provider_token
         self._clock = clock
+        self._leadership: Leadership = leadership or SoleLeader()
+        self._leading = True
         self.limits = limits
         self.max_attempts = max(1, max_attempts)
         self.poll_interval = poll_interval
@@ -357,6 +367,7 @@ class OutboxSender:
         tasks = [job.task for job in jobs if job.task is not None]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self._leadership.release()
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Deliver until nothing is in flight and no pending row falls due within `timeout`.
@@ -415,6 +426,9 @@ class OutboxSender:
             return await self._dispatch_locked(draining)
 
     async def _dispatch_locked(self, draining: bool) -> _Tick:
+        if not await self._leads():
+            # A standby: no outbox reads; look again when the leadership may be free.
+            return _Tick(blocked=True, recheck_in=self._leadership.retry_interval)
         start_seq = self._seq
         heads = (
             select(func.min(OutboxMessage.id))
@@ -493,11 +507,25 @@ class OutboxSender:
                 continue
             self._start(row)
             tick.dispatched += 1
+        # A leader renews (or re-checks) its leadership in time, however idle the outbox.
+        renew = self._leadership.check_interval
+        if tick.recheck_in is None or tick.recheck_in > renew:
+            tick.recheck_in = renew
         # Outcomes committed before this read are visible in it; older guards can go.
         self._finished = {rid: seq for rid, seq in self._finished.items() if seq > start_seq}
         if len(self._chat_limiters) > 4096:
             self._forget_idle_limiters(self._monotonic())
         return tick
+
+    async def _leads(self) -> bool:
+        leading = await self._leadership.held()
+        if leading != self._leading:
+            self._leading = leading
+            if leading:
+                log.info("outbox sender leads: delivering")
+            else:
+                log.warning("outbox sender is standby: another process delivers")
+        return leading
 
     def _start(self, row: _Row) -> None:
         job = _Job(row)
@@ -590,6 +618,12 @@ class OutboxSender:
         async with semaphore:
             if limiter is not None:
                 await self._acquire_global(limiter)
+            if not self._leadership.holding:
+                # Lost the leadership while waiting: the row stays pending for the new leader.
+                if limiter is not None:
+                    self._release(limiter)
+                log.info("outbox row left to the new leader", extra={"outbox_id": row.id})
+                return
             job.calling = True
             try:
                 result = await self._transport.call(row.method, params, files or None)

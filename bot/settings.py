@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     default_locale: Literal["en", "zh-CN"] = "en"
     callback_secret: SecretStr | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -43,6 +45,8 @@ class Settings(BaseSettings):
     polling_timeout: int = Field(default=25, ge=0, le=50)
     payment_provider_token: SecretStr | None = None
     bot_username: str | None = Field(default=None, pattern=r"^@?[A-Za-z][A-Za-z0-9_]{3,31}$")
+    # Several processes on one database: how long a standby may wait to take over the sender.
+    sender_lease_seconds: float = Field(default=5.0, gt=0, le=3600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -52,6 +56,13 @@ class Settings(BaseSettings):
             return tuple(part for part in parts if part)
         if isinstance(value, int):
             return (value,)
+        return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_port_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("bot_token", mode="before")

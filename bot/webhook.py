@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from bot.metrics import Observability
 from bot.pipeline import UpdatePipeline
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,18 @@ def webhook_path(webhook_url: str) -> str:
     return urlparse(webhook_url).path or "/webhook"
 
 
-def make_webhook_app(pipeline: UpdatePipeline, secret: str, path: str) -> web.Application:
-    """An aiohttp app accepting Telegram's POSTs on `path` and answering /healthz."""
+def make_webhook_app(
+    pipeline: UpdatePipeline,
+    secret: str,
+    path: str,
+    observability: Observability | None = None,
+) -> web.Application:
+    """An aiohttp app accepting Telegram's POSTs on `path`, with /healthz (and /metrics).
+
+    The secret is required: without it anyone who finds the URL could post updates.
+    """
+    if not secret:
+        raise ValueError("a webhook needs a secret token (O2O_WEBHOOK_SECRET)")
     expected = secret.encode()
 
     async def receive(request: web.Request) -> web.Response:
@@ -54,5 +65,8 @@ def make_webhook_app(pipeline: UpdatePipeline, secret: str, path: str) -> web.Ap
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[PIPELINE_KEY] = pipeline
     app.router.add_post(path, receive)
-    app.router.add_get("/healthz", health)
+    if observability is not None:
+        observability.add_routes(app)
+    else:
+        app.router.add_get("/healthz", health)
     return app

@@ -145,6 +145,20 @@ class CustomerRepository(Protocol):
         """Write back a changed customer."""
         ...
 
+    async def open_business(self, customer_id: int, now: datetime) -> int:
+        """Orders and bookings of this customer still under way (see /forget)."""
+        ...
+
+    async def forget(self, customer_id: int, now: datetime) -> bool:
+        """Erase the customer's personal data, keeping anonymous order figures.
+
+        Names, username, phone, survey comments, chat state, cart, the phone, address and note
+        of their orders and bookings, copies of those in sent messages; marketing consent off;
+        the profile is detached from its Telegram id, so writing again starts a new one.
+        False when the customer is unknown or already forgotten.
+        """
+        ...
+
 
 class StoreRepository(Protocol):
     """Stores by id and code."""

@@ -16,6 +16,8 @@ PRIVATE_COMMANDS: tuple[str, ...] = (
     "language",
     "surveys",
     "unsubscribe",
+    "privacy",
+    "forget",
     "help",
 )
 GROUP_COMMANDS: tuple[str, ...] = (

@@ -14,6 +14,7 @@ from handlers import (
     catalog_flow,
     checkout_flow,
     orders_flow,
+    privacy_flow,
     push_flow,
     staff_admin_flow,
     staff_bookings,
@@ -52,6 +53,7 @@ def build_router() -> Router:
         survey_flow,
         stats_flow,
         push_flow,
+        privacy_flow,
     ):
         feature.register(router)
     return router

@@ -18,9 +18,11 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     if [ -z "$as_root" ] || sudo -n true 2>/dev/null; then
         echo "== installing chromium for the sandbox browser test" >&2
         export DEBIAN_FRONTEND=noninteractive
-        $as_root apt-get install -y -q chromium >/dev/null 2>&1 ||
+        # The fonts draw emoji and Chinese in the screenshots.
+        packages="chromium fonts-noto-color-emoji fonts-wqy-microhei"
+        $as_root apt-get install -y -q $packages >/dev/null 2>&1 ||
             { $as_root apt-get update -q >/dev/null 2>&1 &&
-                $as_root apt-get install -y -q chromium >/dev/null 2>&1; } ||
+                $as_root apt-get install -y -q $packages >/dev/null 2>&1; } ||
             echo "o2o test: could not install chromium; the browser test will be skipped" >&2
     fi
 fi

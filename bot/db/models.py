@@ -451,6 +451,16 @@ class OutboxFile(Base):
     created_at: Mapped[datetime]
 
 
+class SenderLease(Base):
+    """Who delivers the outbox (bot/db/leader.py): the lease the holder renews on SQLite."""
+
+    __tablename__ = "sender_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+
+
 class ReportRequest(Base):
     """A /stats, /export, /rfm or /push from a chat, answered off the update (bot/reports.py)."""
 

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import models
 from domain.conversation import ConversationState
 from domain.customers import Customer
+from domain.orders import OPEN_ORDER_STATUSES
+from domain.reservations import OPEN_RESERVATION_STATUSES
 from domain.stores import Store, StoreSettings
+
+# /forget waits for orders placed this recently and bookings not long past to be finished.
+OPEN_ORDER_WINDOW = timedelta(days=2)
+OPEN_BOOKING_WINDOW = timedelta(days=1)
+# What a forgotten customer's sent messages read in the outbox afterwards.
+FORGOTTEN_TEXT = "[removed at the customer's request]"
 
 
 def customer_from_row(row: models.Customer) -> Customer:
@@ -87,6 +95,133 @@ class SqlCustomerRepository:
         _copy_customer(customer, row, now)
         row.updated_at = now
         await self.session.flush()
+
+    async def open_business(self, customer_id: int, now: datetime) -> int:
+        """Open orders placed in the last OPEN_ORDER_WINDOW, open bookings not long past."""
+        order, booking = models.Order, models.Reservation
+        orders = await self.session.scalar(
+            select(func.count())
+            .select_from(order)
+            .where(
+                order.customer_id == customer_id,
+                order.status.in_([str(status) for status in OPEN_ORDER_STATUSES]),
+                order.placed_at >= now - OPEN_ORDER_WINDOW,
+            )
+        )
+        bookings = await self.session.scalar(
+            select(func.count())
+            .select_from(booking)
+            .where(
+                booking.customer_id == customer_id,
+                booking.status.in_([str(status) for status in OPEN_RESERVATION_STATUSES]),
+                booking.starts_at >= now - OPEN_BOOKING_WINDOW,
+            )
+        )
+        return int(orders or 0) + int(bookings or 0)
+
+    async def forget(self, customer_id: int, now: datetime) -> bool:
+        """Erase personal data; orders, lines, totals, statuses and scores stay (anonymous)."""
+        row = await self.session.get(models.Customer, customer_id)
+        if row is None or row.telegram_id < 0:
+            return False
+        telegram_id = row.telegram_id
+        order, booking, survey = models.Order, models.Reservation, models.Survey
+        order_ids = list(
+            await self.session.scalars(select(order.id).where(order.customer_id == customer_id))
+        )
+        booking_ids = list(
+            await self.session.scalars(select(booking.id).where(booking.customer_id == customer_id))
+        )
+        await self.session.execute(
+            update(order)
+            .where(order.customer_id == customer_id)
+            .values(
+                contact_phone=None,
+                delivery_address=None,
+                delivery_latitude=None,
+                delivery_longitude=None,
+                comment=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(booking)
+            .where(booking.customer_id == customer_id)
+            .values(contact_phone=None, comment=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(survey)
+            .where(survey.customer_id == customer_id, survey.comment != "")
+            .values(comment="")
+            .execution_options(synchronize_session=False)
+        )
+        cart_ids = select(models.Cart.id).where(models.Cart.customer_id == customer_id)
+        await self.session.execute(
+            delete(models.CartLine).where(models.CartLine.cart_id.in_(cart_ids))
+        )
+        await self.session.execute(
+            delete(models.Cart).where(models.Cart.customer_id == customer_id)
+        )
+        await self.session.execute(
+            delete(models.ConversationState).where(
+                models.ConversationState.chat_id == telegram_id,
+                models.ConversationState.user_id == telegram_id,
+            )
+        )
+        refs = [f"order:{i}:card" for i in order_ids] + [
+            f"reservation:{i}:card" for i in booking_ids
+        ]
+        await self._scrub_outbox(telegram_id, refs)
+        row.first_name = ""
+        row.last_name = None
+        row.username = None
+        row.phone = None
+        row.marketing_consent = False
+        row.language_chosen = False
+        row.selected_store_id = None
+        row.reachable = False
+        row.unreachable_since = now
+        # Detached: the id can never be a Telegram user's (theirs are positive), so a message
+        # from this person later starts a new profile, and nothing is sent to this one.
+        row.telegram_id = -row.id
+        row.updated_at = now
+        await self.session.flush()
+        return True
+
+    async def _scrub_outbox(self, telegram_id: int, refs: list[str]) -> None:
+        """Blank the text of messages already handled that carried the customer's details.
+
+        Those are: every message of their private chat, every message caused by one of their
+        updates (e.g. the order card, a low-score alert with their comment), and the cards of
+        their orders and bookings with every edit. Rows still pending are left to be sent.
+        """
+        outbox = models.OutboxMessage
+        own_updates = (
+            select(outbox.source_update_id)
+            .where(outbox.chat_id == telegram_id, outbox.source_update_id.is_not(None))
+            .distinct()
+        )
+        conditions = [outbox.chat_id == telegram_id, outbox.source_update_id.in_(own_updates)]
+        if refs:
+            conditions += [outbox.ref.in_(refs), outbox.target_ref.in_(refs)]
+        rows = await self.session.execute(
+            select(outbox.id, outbox.params).where(or_(*conditions), outbox.status != "pending")
+        )
+        for row_id, params in rows.all():
+            scrubbed = dict(params or {})
+            changed = False
+            for key in ("text", "caption"):
+                if key in scrubbed and scrubbed[key] != FORGOTTEN_TEXT:
+                    scrubbed[key] = FORGOTTEN_TEXT
+                    changed = True
+            if changed:
+                await self.session.execute(
+                    update(outbox)
+                    .where(outbox.id == row_id)
+                    .values(params=scrubbed)
+                    .execution_options(synchronize_session=False)
+                )
 
     async def _row(self, telegram_id: int) -> models.Customer | None:
         result = await self.session.execute(

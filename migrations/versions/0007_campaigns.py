@@ -76,7 +76,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaign_recipients")),
         sa.UniqueConstraint(
-            "campaign_id", "customer_id", name=op.f("uq_campaign_recipients_campaign_id_customer_id")
+            "campaign_id",
+            "customer_id",
+            name=op.f("uq_campaign_recipients_campaign_id_customer_id"),
         ),
     )
     op.create_index(

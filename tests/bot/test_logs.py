@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
@@ -45,3 +46,51 @@ def test_debug_records_keep_their_details_for_local_troubleshooting() -> None:
     line = _render(logging.DEBUG, "contact", phone="+8613800138000")
 
     assert "+8613800138000" in line
+
+
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+
+
+def test_the_bot_token_is_masked_in_urls_arguments_extras_and_tracebacks_at_every_level() -> None:
+    url = f"https://api.telegram.org/bot{TOKEN}/getUpdates"
+    record = logging.LogRecord("o2o.test", logging.DEBUG, __file__, 1, "GET %s", (url,), None)
+    record.url = url
+    try:
+        raise ConnectionError(f"cannot reach {url}")
+    except ConnectionError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactingFilter().filter(record)
+    line = JsonFormatter().format(record)
+
+    assert TOKEN not in line
+    assert "123456789" not in line
+    assert "/bot[secret]/getUpdates" in line
+    payload = json.loads(line)
+    assert payload["msg"] == "GET https://api.telegram.org/bot[secret]/getUpdates"
+    assert "cannot reach https://api.telegram.org/bot[secret]/getUpdates" in payload["exc"]
+
+
+def test_configured_secrets_are_masked_and_the_text_format_too() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactingFilter(["whsec-Very_secret-42"]))
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger = logging.getLogger("o2o.test.secrets")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("header was whsec-Very_secret-42; url %s", f"/bot{TOKEN}/setWebhook")
+        try:
+            raise RuntimeError(f"refused {TOKEN}")
+        except RuntimeError:
+            logger.exception("call failed")
+    finally:
+        logger.removeHandler(handler)
+
+    output = stream.getvalue()
+    assert "whsec-Very_secret-42" not in output
+    assert TOKEN not in output
+    assert "header was [secret]; url /bot[secret]/setWebhook" in output
+    assert "RuntimeError: refused [secret]" in output

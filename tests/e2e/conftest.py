@@ -108,3 +108,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0)
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.02)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """End-to-end tests run on PostgreSQL with the default runtime only.
+
+    The runtimes differ in their transport, not in SQL, and the database backends differ in SQL,
+    not in transport: SQLite x {aiogram, ptb} plus PostgreSQL x aiogram covers both axes without
+    the fourth, costliest combination (keeping the suite within CI's ten minutes on two cores).
+    """
+    kept, dropped = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if params.get("db_backend") == "postgres" and params.get("runtime") == "ptb":
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot.campaigns import campaign_results, plan_campaign
 from bot.db import models
 from handlers.callbacks import CallbackCodec
-from tests.e2e.conftest import eventually
+from tests.e2e.conftest import RUNTIMES, eventually
 from tests.e2e.shop import OTHER, SHOPPER, Shop
 from tests.e2e.shopper import Shopper
 from tests.e2e.test_staff_sla import (
@@ -215,6 +216,13 @@ async def _drain(shop: Shop) -> None:
 # --------------------------------------------------------------------------- happy path
 
 
+@pytest.fixture(name="runtime")
+def campaign_runtime() -> str:
+    """Campaign rules live above the runtimes: one runtime here; the first test runs on each."""
+    return "aiogram"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
 async def test_a_consenting_customer_gets_one_push_and_the_manager_sees_it_through(
     sla: SlaShop,
 ) -> None:

@@ -77,6 +77,8 @@ async def test_command_menus_are_registered_per_scope_and_language(
         "language",
         "surveys",
         "unsubscribe",
+        "privacy",
+        "forget",
         "help",
     ]
     assert private_zh[0]["description"] == "重新开始并选择门店"
