@@ -26,7 +26,7 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import CursorResult, and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from analytics.recommend import (
@@ -38,7 +38,7 @@ from analytics.recommend import (
 )
 from analytics.rfm import SEGMENTS, RfmError, compute_rfm
 from bot.db import models
-from bot.db.campaigns import MarketingData, load_marketing_data
+from bot.db.campaigns import MarketingData, load_marketing_data, rows_changed
 from bot.db.repositories import store_from_row
 from bot.db.uow import SqlUnitOfWork
 from domain.campaigns import (
@@ -565,14 +565,6 @@ def progress_bar(progress: Progress, width: int = 20) -> str:
 OUTCOMES = {"sent": "sent", "failed": "failed", "dead": "failed", "skipped": "skipped"}
 
 
-async def _changed(session: AsyncSession, statement: Any) -> int:
-    result = cast(
-        CursorResult[Any],
-        await session.execute(statement.execution_options(synchronize_session=False)),
-    )
-    return max(result.rowcount, 0)
-
-
 class CampaignWorker:
     """Feeds running campaigns to the outbox and edits their progress; plans weekly ones."""
 
@@ -730,7 +722,7 @@ class CampaignWorker:
             else:
                 values["reason"] = SKIP_UNREACHABLE if outcome == "skipped" else "send_failed"
             for start in range(0, len(ids), 500):
-                await _changed(
+                await rows_changed(
                     session,
                     update(recipients)
                     .where(recipients.id.in_(ids[start : start + 500]))
@@ -773,7 +765,7 @@ class CampaignWorker:
         uow = SqlUnitOfWork(session)
         sent = 0
         for item in batch:
-            claimed = await _changed(
+            claimed = await rows_changed(
                 session,
                 update(customers)
                 .where(
@@ -786,7 +778,7 @@ class CampaignWorker:
             )
             if not claimed:
                 reason = await self._why_not(session, item.customer_id)
-                await _changed(
+                await rows_changed(
                     session,
                     update(recipients)
                     .where(recipients.id == item.id, recipients.status == "planned")
@@ -811,7 +803,7 @@ class CampaignWorker:
             )
             (row,) = uow.enqueue([call], now)
             await session.flush()
-            await _changed(
+            await rows_changed(
                 session,
                 update(recipients)
                 .where(recipients.id == item.id, recipients.status == "planned")

@@ -26,7 +26,8 @@ def _view(row: models.Campaign) -> CampaignView:
     )
 
 
-async def _changed(session: AsyncSession, statement: Any) -> int:
+async def rows_changed(session: AsyncSession, statement: Any) -> int:
+    """Run an UPDATE (no session sync) and return how many rows it changed."""
     result = cast(
         CursorResult[Any],
         await session.execute(statement.execution_options(synchronize_session=False)),
@@ -49,7 +50,7 @@ class SqlCampaignRepository:
         """Move a draft to running (compare-and-set); False when it is no longer a draft."""
         table = models.Campaign
         return (
-            await _changed(
+            await rows_changed(
                 self.session,
                 update(table)
                 .where(table.id == campaign_id, table.status == "draft")
@@ -61,7 +62,7 @@ class SqlCampaignRepository:
     async def cancel(self, campaign_id: int, now: datetime) -> bool:
         """Stop a draft or running campaign; pushes not yet queued are skipped."""
         table = models.Campaign
-        stopped = await _changed(
+        stopped = await rows_changed(
             self.session,
             update(table)
             .where(table.id == campaign_id, table.status.in_(("draft", "running")))
@@ -70,7 +71,7 @@ class SqlCampaignRepository:
         if not stopped:
             return False
         recipients = models.CampaignRecipient
-        await _changed(
+        await rows_changed(
             self.session,
             update(recipients)
             .where(recipients.campaign_id == campaign_id, recipients.status == "planned")
@@ -88,7 +89,7 @@ class SqlCampaignRepository:
         )
         if found is None:
             return False
-        await _changed(
+        await rows_changed(
             self.session,
             update(recipients)
             .where(recipients.id == found, recipients.opened_at.is_(None))
