@@ -169,6 +169,7 @@ class BotApp:
             codec,
             config,
             self.sender.wake,
+            planner=self.sender.leadership,
         )
         self.pipeline = UpdatePipeline(
             self.sessionmaker,

@@ -39,6 +39,7 @@ from analytics.recommend import (
 from analytics.rfm import SEGMENTS, RfmError, compute_rfm
 from bot.db import models
 from bot.db.campaigns import MarketingData, load_marketing_data, rows_changed
+from bot.db.leader import Leadership
 from bot.db.repositories import store_from_row
 from bot.db.uow import SqlUnitOfWork
 from domain.campaigns import (
@@ -580,6 +581,7 @@ class CampaignWorker:
         *,
         poll_interval: float = 0.5,
         window: int = DEFAULT_WINDOW,
+        planner: Leadership | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.engine = engine
@@ -590,6 +592,9 @@ class CampaignWorker:
         self.on_commit = on_commit
         self.poll_interval = poll_interval
         self.window = max(1, window)
+        # Several processes run a worker on one database; only the sender's leader plans the
+        # weekly campaigns, so a week's campaign is not planned once per process.
+        self.planner = planner
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
 
@@ -868,6 +873,8 @@ class CampaignWorker:
 
     async def plan_weekly(self) -> int:
         """Plan and start the weekly campaign of every store that has one due."""
+        if self.planner is not None and not self.planner.holding:
+            return 0
         now = self.clock.now()
         async with self.sessionmaker() as session:
             stores = [store_from_row(row) for row in await session.scalars(select(models.Store))]

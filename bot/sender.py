@@ -170,6 +170,7 @@ class _Row:
     next_attempt_at: datetime
     label: str | None = None
     target_ref: str | None = None
+    alone: bool = False  # the only pending row of its chat when read
 
 
 @dataclass(slots=True)
@@ -323,6 +324,11 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ control
 
+    @property
+    def leadership(self) -> Leadership:
+        """Who delivers the outbox among the processes sharing the database."""
+        return self._leadership
+
     def wake(self) -> None:
         """Tell the sender new rows were committed; it looks at once (no DB access here)."""
         for waiter in self._waiters:
@@ -431,9 +437,10 @@ class OutboxSender:
             return _Tick(blocked=True, recheck_in=self._leadership.retry_interval)
         start_seq = self._seq
         heads = (
-            select(func.min(OutboxMessage.id))
+            select(func.min(OutboxMessage.id).label("head"), func.count().label("pending"))
             .where(OutboxMessage.status == PENDING, OutboxMessage.chat_id.is_not(None))
             .group_by(OutboxMessage.chat_id)
+            .subquery()
         )
         columns = (
             OutboxMessage.id,
@@ -449,8 +456,8 @@ class OutboxSender:
         async with self._sessionmaker() as session, session.begin():
             chat_rows = (
                 await session.execute(
-                    select(*columns)
-                    .where(OutboxMessage.id.in_(heads))
+                    select(*columns, heads.c.pending)
+                    .join(heads, OutboxMessage.id == heads.c.head)
                     .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                     .limit(self._batch_size)
                 )
@@ -477,6 +484,7 @@ class OutboxSender:
                 next_attempt_at=raw.next_attempt_at,
                 label=raw.label,
                 target_ref=raw.target_ref,
+                alone=getattr(raw, "pending", 0) == 1,
             )
             if row.id in self._jobs:
                 continue
@@ -679,6 +687,11 @@ class OutboxSender:
 
     async def _bundle_cards(self, row: _Row, params: dict[str, Any], room: int | None) -> _Plan:
         assert row.label is not None
+        if row.alone and room is not None and room > 0:
+            # Nothing was waiting behind it and the group has room: it goes alone, so the
+            # read of what waits behind (a database round trip on every new order's card)
+            # is saved. Rows committed since the dispatch read go in their own turn.
+            return _Plan(params)
         behind = await self._pending_behind(row)
         edits = _edits_by_target(behind)
         now = self._clock.now()

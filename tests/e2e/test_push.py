@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from bot.campaigns import campaign_results, plan_campaign
 from bot.db import models
+from bot.db.leader import SoleLeader
 from handlers.callbacks import CallbackCodec
 from tests.e2e.conftest import RUNTIMES, eventually
 from tests.e2e.shop import OTHER, SHOPPER, Shop
@@ -686,5 +687,19 @@ async def test_the_weekly_campaign_starts_once_a_week_at_its_time(sla: SlaShop) 
     sla.clock.advance(4 * DAY - 11)  # the next Tuesday 10:59
     assert await shop.app.campaigns.plan_weekly() == 0, "not before its time"
     sla.clock.advance(1)  # 11:00
+    leader = shop.app.campaigns.planner
+    shop.app.campaigns.planner = _Standby()
+    assert await shop.app.campaigns.plan_weekly() == 0, "a process that does not lead the sender"
+    shop.app.campaigns.planner = leader
     assert await shop.app.campaigns.plan_weekly() == 1
     assert [c.origin for c in await shop.rows(models.Campaign)] == ["weekly", "weekly"]
+
+
+class _Standby(SoleLeader):
+    """Another process leads the sender: this one's weekly planning stays idle."""
+
+    holding = False
+
+    async def held(self) -> bool:
+        """Never leads."""
+        return False
