@@ -20,7 +20,7 @@ from aiogram.exceptions import (
     TelegramUnauthorizedError,
 )
 from aiogram.methods import GetUpdates
-from aiogram.methods.base import TelegramMethod
+from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import BufferedInputFile
 from pydantic import BaseModel, ValidationError
 
@@ -46,6 +46,18 @@ def _method_classes() -> dict[str, type[TelegramMethod[Any]]]:
             if isinstance(api_name, str):
                 classes[api_name.lower()] = candidate
     return classes
+
+
+# aiogram parametrises `Response[...]` for every answer it reads; pydantic caches those classes
+# only weakly, so once collected each is rebuilt (milliseconds of schema work per Bot API call
+# under load). Holding one strong reference per result type keeps them cached.
+_RESPONSE_MODELS: dict[Any, type[BaseModel]] = {}
+
+
+def _keep_response_model(method_class: type[TelegramMethod[Any]]) -> None:
+    returning = getattr(method_class, "__returning__", None)
+    if returning is not None and returning not in _RESPONSE_MODELS:
+        _RESPONSE_MODELS[returning] = Response[returning]  # type: ignore[valid-type]
 
 
 def make_bot(token: str, api_url: str, *, timeout: float = 60.0) -> Bot:
@@ -78,6 +90,7 @@ class AiogramTransport:
             params = params | {
                 name: BufferedInputFile(data, filename) for name, (filename, data) in files.items()
             }
+        _keep_response_model(method_class)
         try:
             request = method_class.model_validate(params)
         except ValidationError as exc:
@@ -126,6 +139,7 @@ class AiogramRuntime:
         self, offset: int | None, timeout: int, allowed_updates: list[str]
     ) -> list[dict[str, Any]]:
         """Long-poll getUpdates and return the updates as raw JSON dicts."""
+        _keep_response_model(GetUpdates)
         request = GetUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates)
         try:
             updates = await self.bot(request, request_timeout=timeout + 30)
