@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine.url import make_url
@@ -110,3 +111,49 @@ async def engine(migrated_url: str) -> AsyncIterator[AsyncEngine]:
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Return the bot's session factory bound to the migrated test database."""
     return create_sessionmaker(engine)
+
+
+# --------------------------------------------------------------------------- long runs and figures
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--long``: run the reliability suite at full size (CI runs the quick variant)."""
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="reliability suite at full size (1,000 orders, 20 kills, ...); quick by default",
+    )
+
+
+@pytest.fixture
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True when pytest was started with ``--long``."""
+    return bool(request.config.getoption("--long"))
+
+
+FIGURES_PROPERTY = "figures"
+
+
+@pytest.fixture
+def report_figures(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Record a test's one-line figure summary; printed at the end of the run (also under xdist)."""
+
+    def report(line: str) -> None:
+        record_property(FIGURES_PROPERTY, line)
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print every figure summary recorded by the tests that ran."""
+    lines = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name == FIGURES_PROPERTY and report.when == "call":
+                    lines.append(f"{report.nodeid.split('::')[-1]}: {value}")
+    if lines:
+        terminalreporter.section("figures")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

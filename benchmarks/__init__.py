@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks [--quick] [--json]` runs them all and prints one table."""
