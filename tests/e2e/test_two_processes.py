@@ -19,11 +19,12 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.db import models
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.fakeapi.server import FakeBotApi
+from domain.schedule import OpeningHours
 from tests.e2e.conftest import TOKEN, WEBHOOK_SECRET, free_port
 from tests.e2e.shopper import Shopper
 
@@ -108,6 +109,20 @@ async def _outbox_drained(url: str, timeout: float = 60.0) -> None:
         await engine.dispose()
 
 
+async def _open_around_the_clock(url: str) -> None:
+    """The processes run on the real clock: Central's real hours would fail the test at night."""
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            await session.execute(
+                update(models.Store)
+                .where(models.Store.code == "central")
+                .values(opening_hours=OpeningHours.always().to_json())
+            )
+    finally:
+        await engine.dispose()
+
+
 async def _order(me: Shopper) -> None:
     await me.send("/start scentral")
     await me.send("/menu")
@@ -130,6 +145,7 @@ async def test_two_webhook_processes_share_conversations_and_place_each_order_on
 ) -> None:
     for user_id in CUSTOMERS:
         fake.add_user(user_id, f"C{user_id}", language_code="en")
+    await _open_around_the_clock(seeded_url)
     ports = [free_port(), free_port()]
     served: Counter[int] = Counter()
     async with _round_robin(ports, served) as public:
