@@ -17,8 +17,9 @@ start from the same DataFrame of order rows.
   must be unique"); the benchmark reports that instead of a time.
 
 Seconds: best of 3 runs without tracing. Peak memory: tracemalloc's peak in a separate run.
+--quick (and `python -m benchmarks --quick`): 200,000 synthetic rows, 12,000 customers.
 
-    .venv/bin/python benchmarks/bench_rfm.py [--db PATH] [--synthetic]
+    .venv/bin/python benchmarks/bench_rfm.py [--db PATH] [--synthetic] [--quick]
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 import pandas as pd
 
-from analytics.rfm import compute_rfm
+from analytics.rfm import Model, compute_rfm
+from benchmarks.table import Row
 
 DEFAULT_DB = Path("/tmp/bench1m.sqlite3")  # noqa: S108  # a shared, read-only benchmark file
 SYNTHETIC_ORDERS = 1_000_000
+QUICK_ORDERS = 200_000
+MODELS: tuple[Model, ...] = ("classic8", "quintile")
 
 
 def load_database(path: Path) -> pd.DataFrame:
@@ -125,7 +131,7 @@ def brief_input(orders: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def measure(
+def timed(
     work: Callable[[Any], Any], make_input: Callable[[], Any], runs: int = 3
 ) -> tuple[Any, float, float]:
     """(result, best seconds of `runs`, peak MiB of a separate traced run); input made untimed."""
@@ -138,53 +144,151 @@ def measure(
         best = min(best, time.perf_counter() - started)
     argument = make_input()
     tracemalloc.start()
-    work(argument)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    try:
+        work(argument)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     return result, best, peak / 2**20
 
 
-def main(db: Path, force_synthetic: bool) -> None:
-    """Load the orders once, measure both, print one table."""
+@dataclass(frozen=True)
+class Timing:
+    """One side of the comparison: best seconds, peak MiB and what it produced."""
+
+    label: str
+    seconds: float | None
+    mib: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The data measured on, the baseline (the brief's snippet) and analytics.rfm's models."""
+
+    source: str
+    orders: int
+    customers: int
+    as_of: date
+    baseline: Timing
+    models: dict[str, Timing]
+
+
+def orders_for(db: Path, force_synthetic: bool, synthetic_orders: int) -> tuple[pd.DataFrame, str]:
+    """The simulated database's completed orders when it exists, else seeded synthetic rows."""
     if db.exists() and not force_synthetic:
-        orders = load_database(db)
-        source = f"completed orders of {db}"
-    else:
-        orders = synthetic()
-        source = "synthetic orders (numpy, seed 1)"
+        return load_database(db), f"completed orders of {db}"
+    customers = max(1, synthetic_orders * 60_000 // SYNTHETIC_ORDERS)
+    return synthetic(synthetic_orders, customers), "synthetic orders (numpy, seed 1)"
+
+
+def _rfm(orders: pd.DataFrame, as_of: date, model: Model) -> Any:
+    return compute_rfm(orders, as_of, model)
+
+
+def run(orders: pd.DataFrame, source: str) -> Figures:
+    """Time both RFM models and the brief's snippet on the same order rows."""
     as_of = pd.Timestamp(orders["date"].max()).date() + timedelta(days=1)
-    print(
-        f"machine: {platform.machine()}, Python {platform.python_version()}, pandas "
-        f"{pd.__version__}; {len(orders):,} {source}, "
-        f"{orders['customer_id'].nunique():,} customers, as of {as_of}"
-    )
-    rows: list[tuple[str, float | None, float | None, str]] = []
-    for model in ("classic8", "quintile"):
-        result, seconds, mib = measure(
-            lambda frame, m=model: compute_rfm(frame, as_of, m), lambda: orders
+    models: dict[str, Timing] = {}
+    for model in MODELS:
+        result, seconds, mib = timed(partial(_rfm, as_of=as_of, model=model), lambda: orders)
+        models[model] = Timing(
+            f"analytics.rfm ({model})", seconds, mib, f"{len(result.customers):,} rows"
         )
-        rows.append((f"analytics.rfm ({model})", seconds, mib, f"{len(result.customers):,} rows"))
+    label = "brief's snippet (baseline)"
     try:
-        snippet, slow_s, slow_mib = measure(brief_snippet, lambda: brief_input(orders))
+        snippet, slow_s, slow_mib = timed(brief_snippet, lambda: brief_input(orders))
         tiers = snippet.groupby("customer_id")["customer_level"].nunique()
         split = int((tiers > 1).sum())
         note = f"{len(snippet):,} rows (one per order); {split:,} customers in 2+ tiers"
-        rows.insert(0, ("brief's snippet (baseline)", slow_s, slow_mib, note))
+        baseline = Timing(label, slow_s, slow_mib, note)
     except ValueError as exc:
-        rows.insert(0, ("brief's snippet (baseline)", None, None, f"fails: {exc}"))
+        baseline = Timing(label, None, None, f"fails: {exc}")
+    return Figures(
+        source=source,
+        orders=len(orders),
+        customers=int(orders["customer_id"].nunique()),
+        as_of=as_of,
+        baseline=baseline,
+        models=models,
+    )
+
+
+def row_from(figures: Figures) -> Row:
+    """The rfm row: the slower of analytics.rfm's two models against the brief's snippet."""
+    base = figures.baseline
+    slowest = max(figures.models.values(), key=lambda timing: timing.seconds or 0.0)
+    peak = max(timing.mib or 0.0 for timing in figures.models.values())
+    measured = ", ".join(
+        f"{model} {timing.seconds:.2f} s" for model, timing in figures.models.items()
+    )
+    numbers: dict[str, float | int] = {
+        "orders": figures.orders,
+        "customers": figures.customers,
+        "rfm_peak_mib": peak,
+    }
+    for model, timing in figures.models.items():
+        numbers[f"{model}_seconds"] = timing.seconds or 0.0
+        numbers[f"{model}_peak_mib"] = timing.mib or 0.0
+    ratio = None
+    if base.seconds is not None and base.mib is not None and slowest.seconds:
+        baseline = f"{base.seconds:.2f} s, {base.mib:,.0f} MiB peak"
+        ratio = slowest.seconds / base.seconds
+        measured += (
+            f", {peak:,.0f} MiB peak ({base.seconds / slowest.seconds:.0f}x faster or more, "
+            f"{peak / base.mib:.2f} of the memory)"
+        )
+        numbers |= {"snippet_seconds": base.seconds, "snippet_peak_mib": base.mib}
+    else:
+        baseline = f"the snippet {base.note}"
+        measured += f", {peak:,.0f} MiB peak"
+    return Row(
+        name="rfm",
+        what=(
+            f"RFM of {figures.orders:,} {figures.source}, {figures.customers:,} customers; "
+            "analytics.rfm classic8 and quintile, best of 3; baseline = the brief's snippet on "
+            "the same DataFrame (its tiers are wrong: one per order, recency reversed, string "
+            "comparison; only time and memory compared); peak = tracemalloc in a separate run"
+        ),
+        baseline=baseline,
+        measured=measured,
+        ratio=ratio,
+        numbers=numbers,
+    )
+
+
+def measure(quick: bool) -> list[Row]:
+    """The rfm row: quick on 200,000 synthetic orders, else the simulated million (or 1M rows)."""
+    if quick:
+        orders, source = orders_for(DEFAULT_DB, True, QUICK_ORDERS)
+    else:
+        orders, source = orders_for(DEFAULT_DB, False, SYNTHETIC_ORDERS)
+    return [row_from(run(orders, source))]
+
+
+def main(db: Path, force_synthetic: bool, synthetic_orders: int) -> None:
+    """Load the orders once, measure both, print one table."""
+    orders, source = orders_for(db, force_synthetic, synthetic_orders)
+    figures = run(orders, source)
+    print(
+        f"machine: {platform.machine()}, Python {platform.python_version()}, pandas "
+        f"{pd.__version__}; {figures.orders:,} {source}, "
+        f"{figures.customers:,} customers, as of {figures.as_of}"
+    )
+    rows = [figures.baseline, *figures.models.values()]
     print(f"{'':<30} {'seconds':>8} {'peak MiB':>9}  result")
-    for label, seconds, mib, note in rows:
-        s = "–" if seconds is None else f"{seconds:8.2f}"
-        p = "–" if mib is None else f"{mib:9.0f}"
-        print(f"{label:<30} {s:>8} {p:>9}  {note}")
-    base = rows[0]
-    if base[1] is not None and base[2] is not None:
-        for label, seconds, mib, _ in rows[1:]:
-            assert seconds is not None
-            assert mib is not None
+    for timing in rows:
+        s = "–" if timing.seconds is None else f"{timing.seconds:8.2f}"
+        p = "–" if timing.mib is None else f"{timing.mib:9.0f}"
+        print(f"{timing.label:<30} {s:>8} {p:>9}  {timing.note}")
+    base = figures.baseline
+    if base.seconds is not None and base.mib is not None:
+        for timing in figures.models.values():
+            assert timing.seconds is not None
+            assert timing.mib is not None
             print(
-                f"{label}: {base[1] / seconds:.1f}x faster, peak memory "
-                f"{mib / base[2]:.2f} of the baseline's"
+                f"{timing.label}: {base.seconds / timing.seconds:.1f}x faster, peak memory "
+                f"{timing.mib / base.mib:.2f} of the baseline's"
             )
     print(
         "the baseline's tiers are wrong (per order, recency reversed, string compare): "
@@ -198,5 +302,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--synthetic", action="store_true", help="1M numpy rows even if --db exists"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="200,000 synthetic orders (implies --synthetic)"
+    )
     arguments = parser.parse_args()
-    main(arguments.db, arguments.synthetic)
+    if arguments.quick:
+        main(arguments.db, True, QUICK_ORDERS)
+    else:
+        main(arguments.db, arguments.synthetic, SYNTHETIC_ORDERS)

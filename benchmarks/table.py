@@ -43,7 +43,10 @@ class Row:
 
 
 def _ratio(row: Row) -> str:
-    return "" if row.ratio is None else f"{row.ratio:.2f}"
+    if row.ratio is None:
+        return ""
+    # Two significant digits for small ratios, which two decimals would show as 0.00.
+    return f"{row.ratio:.2f}" if abs(row.ratio) >= 0.1 else f"{row.ratio:.2g}"
 
 
 def _goal(row: Row) -> str:
