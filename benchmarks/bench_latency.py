@@ -32,11 +32,28 @@ in its chat, and a lone card with room in the group's limit skips the second rea
 is mostly the update's transaction and the sender's first read, each a few SQLite transactions
 through aiosqlite's thread (BEGIN IMMEDIATE) on a slow 2-core VM.
 
+2026-12, counted from a trace of the quick run inside the bot process (statements, transactions
+and aiosqlite thread hops per order over the loaded phase; deterministic, unlike the timings on
+this shared VM): every commit also woke the report and campaign workers, whose look for work
+(three more transactions, all BEGIN IMMEDIATE) ran between the commit and the sender's read and
+queued it behind their write lock. They are now woken only by an update that queued a report or
+started or stopped a campaign; the sender's reads are DEFERRED (WAL snapshot, no write lock, no
+busy-handler naps); placing an order no longer reads back the order it just wrote. Per order:
+statements 52.5 -> 43.2, transactions 11.3 -> 8.3, thread hops 202 -> 167 (the update's own
+transaction 27 -> 25 statements, 97 -> 86 hops); between the commit and the card's call 3-5
+statements instead of 6-12; the bot's CPU time per order about 59 -> 51-55 ms. Left in the way:
+the update's transaction (25 statements, each 3-4 hops through aiosqlite's thread) and the
+sender's one read; SQLAlchemy is about half the event loop's CPU. Quick run, same VM, one
+after the other in a calm minute: p50 32.4 / p99 50.7 ms before, 31.9 / 48.3 ms after.
+
 Memory: the bot process's resident set (/proc/PID/status) after start-up and 3 s of idle
 polling, and its peak during the measured phase (VmHWM, reset through /proc/PID/clear_refs when
 the load starts; the highest VmRSS sampled every 50 ms otherwise). Ratio: peak / idle. Most of
-the idle 288 MiB is imports: aiogram (its pydantic types) about 140 MiB, pandas, matplotlib and
-surprise about 100 MiB (loaded at start-up though only reports and campaigns use them).
+the idle 288 MiB was imports: aiogram (its pydantic types) about 140 MiB, pandas, matplotlib and
+surprise about 80 MiB. Those are now imported by the first report, RFM or campaign plan (not by
+bot/app.py, bot/reports.py, bot/campaigns.py or bot/db/campaigns.py at start-up): idle 295 ->
+213 MiB (RSS of `o2o run` against the fake after 3 s and after 10 s idle; no pandas, numpy,
+matplotlib or surprise mapped).
 
     .venv/bin/python benchmarks/bench_latency.py [--quick] [--json]
 """

@@ -175,9 +175,11 @@ class BotApp:
             self.sessionmaker,
             core,
             self.clock,
-            self._committed,
+            self.sender.wake,
             group_admins=GroupAdmins(self.runtime.transport).is_admin,
             metrics=self.metrics,
+            wake_reports=self.reports.wake,
+            wake_campaigns=self.campaigns.wake,
         )
         for call in command_menu_calls(self.translator):
             try:
@@ -189,13 +191,6 @@ class BotApp:
         self._reports_task = asyncio.create_task(self.reports.run(), name="reports")
         self._campaigns_task = asyncio.create_task(self.campaigns.run(), name="campaigns")
         log.info("bot started", extra={"runtime": self.runtime.name, "bot": self.bot_username})
-
-    def _committed(self) -> None:
-        """An update committed: its outbox rows and report requests can go."""
-        self.sender.wake()
-        self.reports.wake()
-        if self.campaigns is not None:
-            self.campaigns.wake()
 
     def request_stop(self) -> None:
         """Ask run_polling / run_webhook to return."""

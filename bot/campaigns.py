@@ -25,18 +25,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-import pandas as pd
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from analytics.recommend import (
-    build_ratings,
-    fit_svd,
-    popularity,
-    recent_purchases,
-    recommend_all,
-)
-from analytics.rfm import SEGMENTS, RfmError, compute_rfm
 from bot.db import models
 from bot.db.campaigns import MarketingData, load_marketing_data, rows_changed
 from bot.db.leader import Leadership
@@ -68,6 +59,8 @@ from handlers.push_flow import (
 from handlers.turn import CoreConfig
 
 log = logging.getLogger(__name__)
+# pandas, surprise and analytics/ are imported inside the planning functions: an idle bot (and
+# its weekly campaign worker, waiting for the slot) does not carry them in memory.
 
 NEW_ARRIVAL_DAYS = 30  # a product added this recently is "new"
 RECENT_PURCHASE_DAYS = 14  # picks leave out what the customer bought this recently
@@ -152,6 +145,10 @@ def local_today(now: datetime, timezone: str) -> date:
 
 def plan_pushes(data: MarketingData, store: Store, now: datetime, seed: int = 0) -> CampaignPlan:
     """Segment the store's customers and choose each one's push (pure, runs in a thread)."""
+    import pandas as pd
+
+    from analytics.rfm import SEGMENTS, RfmError, compute_rfm
+
     assert store.id is not None
     settings = store.settings
     policy = parse_policy(settings.push_policy)
@@ -216,6 +213,8 @@ def plan_pushes(data: MarketingData, store: Store, now: datetime, seed: int = 0)
 
 
 def _aware(value: Any) -> datetime | None:
+    import pandas as pd
+
     if value is None or pd.isna(value):
         return None
     moment = pd.Timestamp(value)
@@ -253,6 +252,8 @@ def _usable_items(data: MarketingData, store_id: int) -> set[int]:
 
 def _bestsellers(data: MarketingData, store_id: int, usable: set[int], now: datetime) -> list[int]:
     """The store's products by distinct buyers over the last 90 days (all time if none)."""
+    import pandas as pd
+
     lines = data.lines[data.lines["store_id"] == store_id]
     if lines.empty:
         return []
@@ -267,6 +268,8 @@ def _bestsellers(data: MarketingData, store_id: int, usable: set[int], now: date
 
 def _new_arrivals(data: MarketingData, usable: set[int], now: datetime) -> list[int]:
     """Products added in the last NEW_ARRIVAL_DAYS that the store sells, newest first."""
+    import pandas as pd
+
     products = data.products
     if products.empty:
         return []
@@ -304,6 +307,16 @@ def _recommended(
     seed: int,
 ) -> dict[int, list[list[Any]]]:
     """Personal picks (SVD blend with tier and store fallbacks) for these customers."""
+    import pandas as pd
+
+    from analytics.recommend import (
+        build_ratings,
+        fit_svd,
+        popularity,
+        recent_purchases,
+        recommend_all,
+    )
+
     if not customers or data.lines.empty:
         return {}
     ratings = build_ratings(data.lines, data.surveys)
@@ -403,6 +416,7 @@ def preview_text(
     translator: Translator, locale: str, plan: CampaignPlan, names: dict[int, str]
 ) -> str:
     """The manager's preview: per segment the audience, what it gets and a sample push."""
+    from analytics.rfm import SEGMENTS
 
     def t(key: str, /, **params: object) -> str:
         return translator.t(locale, key, **params)

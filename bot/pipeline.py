@@ -42,13 +42,20 @@ class UpdatePipeline:
         on_commit: Callable[[], None] = lambda: None,
         group_admins: Callable[[int, int], Awaitable[bool]] | None = None,
         metrics: Metrics | None = None,
+        wake_reports: Callable[[], None] = lambda: None,
+        wake_campaigns: Callable[[], None] = lambda: None,
     ) -> None:
+        # `on_commit` runs after every handled update (it wakes the outbox sender);
+        # `wake_reports` / `wake_campaigns` only after one that queued a report or started or
+        # stopped a campaign, so those workers do not query the database after every update.
         self.sessionmaker = sessionmaker
         self.core = core
         self.clock = clock
         self.on_commit = on_commit
         self.group_admins = group_admins
         self.metrics = metrics
+        self.wake_reports = wake_reports
+        self.wake_campaigns = wake_campaigns
 
     async def process(self, raw: Mapping[str, Any]) -> Outcome:
         """Handle one raw update; a redelivered update id changes nothing.
@@ -64,8 +71,9 @@ class UpdatePipeline:
             log.warning("update without update_id ignored")
             self._observe("unknown", Outcome.INVALID, started)
             return Outcome.INVALID
+        wakes: list[Callable[[], None]] = []
         try:
-            outcome = await self._apply(inbound)
+            outcome = await self._apply(inbound, wakes)
         except DBAPIError:
             self._observe(inbound.kind.value, "db_error", started)
             raise
@@ -77,6 +85,8 @@ class UpdatePipeline:
             outcome = await self._record_failure(inbound)
         if outcome is not Outcome.DUPLICATE:
             self.on_commit()
+            for wake in wakes:
+                wake()
         log.info(
             "update processed",
             extra={"update_id": inbound.update_id, "kind": inbound.kind.value, "outcome": outcome},
@@ -101,7 +111,8 @@ class UpdatePipeline:
             return TurnFacts()
         return TurnFacts(chat_admin=await self.group_admins(chat.id, user.id))
 
-    async def _apply(self, inbound: Inbound) -> Outcome:
+    async def _apply(self, inbound: Inbound, wakes: list[Callable[[], None]]) -> Outcome:
+        """Handle the update in one transaction; `wakes` gets the workers it gave work to."""
         facts = await self._facts(inbound)
         now = self.clock.now()
         async with self.sessionmaker() as session, session.begin():
@@ -110,6 +121,10 @@ class UpdatePipeline:
                 return Outcome.DUPLICATE
             calls = await self.core.handle(inbound, uow, now, facts)
             uow.enqueue(calls, now, inbound.update_id)
+        if uow.reports.queued:
+            wakes.append(self.wake_reports)
+        if uow.campaigns.changed:
+            wakes.append(self.wake_campaigns)
         return Outcome.HANDLED
 
     async def _record_failure(self, inbound: Inbound) -> Outcome:

@@ -13,20 +13,16 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from analytics.chart import render_chart
-from analytics.kpis import StatsReport
 from analytics.periods import PeriodError
 from bot.campaigns import CampaignError, CampaignResult, campaign_results, preview_calls
 from bot.db import models
-from bot.db.stats import UnknownStoreError, export_orders_csv, load_report
 from bot.db.uow import SqlUnitOfWork
-from bot.rfm_report import rfm_calls
 from domain.clock import Clock
 from domain.money import Money
 from handlers.callbacks import CallbackCodec
@@ -42,7 +38,12 @@ from handlers.outbound import (
 from handlers.stats_flow import PERIOD_CHOICES, switch_button_args
 from handlers.views import money
 
+if TYPE_CHECKING:
+    from analytics.kpis import StatsReport
+
 log = logging.getLogger(__name__)
+# The figures, the chart and RFM need pandas and matplotlib (bot/db/stats.py, analytics/): they
+# are imported with the first request, so an idle bot does not carry them in memory.
 
 BATCH = 5
 STALE_CLAIM = timedelta(minutes=10)  # a claim older than this was lost with its process
@@ -132,6 +133,8 @@ class ReportWorker:
             return claimed
 
     async def _answer(self, request: models.ReportRequest) -> None:
+        from bot.db.stats import UnknownStoreError
+
         now = self.clock.now()
         status = "done"
         try:
@@ -156,6 +159,10 @@ class ReportWorker:
         return self.translator.t(request.locale, key, **params)
 
     async def _reply(self, request: models.ReportRequest, now: datetime) -> list[OutboundCall]:
+        from analytics.chart import render_chart
+        from bot.db.stats import export_orders_csv, load_report
+        from bot.rfm_report import rfm_calls
+
         if request.kind == "push":
             return await preview_calls(
                 self.sessionmaker,

@@ -8,7 +8,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import READ_ONLY
 from bot.db.leader import Leadership, SoleLeader
 from bot.db.models import Customer, OutboxFile, OutboxMessage
 from bot.digest import CardContent, compose, fits
@@ -427,6 +428,18 @@ class OutboxSender:
 
     # ------------------------------------------------------------------ dispatch
 
+    @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that only reads: on SQLite it never waits for an update's write lock.
+
+        Its snapshot may predate outcomes committed by jobs finishing meanwhile; `_finished`
+        guards the dispatch against those, and a row's own chat history is settled before its
+        job starts, so the look-ups of a job see all they need.
+        """
+        async with self._sessionmaker() as session, session.begin():
+            await session.connection(execution_options=READ_ONLY)
+            yield session
+
     async def _dispatch(self, *, draining: bool = False) -> _Tick:
         async with self._dispatch_lock:
             return await self._dispatch_locked(draining)
@@ -453,7 +466,7 @@ class OutboxSender:
             OutboxMessage.label,
             OutboxMessage.target_ref,
         )
-        async with self._sessionmaker() as session, session.begin():
+        async with self._reading() as session:
             chat_rows = (
                 await session.execute(
                     select(*columns, heads.c.pending)
@@ -756,7 +769,7 @@ class OutboxSender:
 
     async def _pending_behind(self, row: _Row) -> list[Any]:
         """The chat's pending rows after `row`, in order (capped at one batch)."""
-        async with self._sessionmaker() as session, session.begin():
+        async with self._reading() as session:
             result = await session.execute(
                 select(
                     OutboxMessage.id,
@@ -779,7 +792,7 @@ class OutboxSender:
 
     async def _digest_members(self, chat_id: int, ref: str) -> list[tuple[str, str]]:
         """(ref, label) of every card in the digest message now showing `ref`; [] if alone."""
-        async with self._sessionmaker() as session, session.begin():
+        async with self._reading() as session:
             bundle_id = await session.scalar(
                 select(OutboxMessage.bundle_id)
                 .where(
@@ -806,7 +819,7 @@ class OutboxSender:
 
     async def _shown_contents(self, chat_id: int, refs: list[str]) -> dict[str, dict[str, Any]]:
         """The parameters of the last delivered send or edit of each card, by ref."""
-        async with self._sessionmaker() as session, session.begin():
+        async with self._reading() as session:
             rows = await session.execute(
                 select(OutboxMessage.ref, OutboxMessage.target_ref, OutboxMessage.params)
                 .where(
@@ -896,7 +909,7 @@ class OutboxSender:
 
     async def _load_files(self, tokens: dict[str, str]) -> dict[str, tuple[str, bytes]]:
         """The files named by {"attach": token} parameters, by parameter name."""
-        async with self._sessionmaker() as session, session.begin():
+        async with self._reading() as session:
             rows = await session.execute(
                 select(OutboxFile.token, OutboxFile.filename, OutboxFile.data).where(
                     OutboxFile.token.in_(tokens.values())
@@ -913,7 +926,7 @@ class OutboxSender:
         chat_match = (
             OutboxMessage.chat_id.is_(None) if chat_id is None else OutboxMessage.chat_id == chat_id
         )
-        async with self._sessionmaker() as session, session.begin():
+        async with self._reading() as session:
             value = await session.scalar(
                 select(OutboxMessage.message_id)
                 .where(

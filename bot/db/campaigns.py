@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pandas as pd
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.db import models
 from domain.campaigns import SKIP_CANCELLED
 from domain.ports import CampaignView
+
+if TYPE_CHECKING:  # pandas is imported when a campaign is planned, not when the bot starts
+    import pandas as pd
 
 
 def _view(row: models.Campaign) -> CampaignView:
@@ -40,6 +42,7 @@ class SqlCampaignRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.changed = False  # started or stopped: the campaign worker has work once committed
 
     async def get(self, campaign_id: int) -> CampaignView | None:
         """The campaign, if it exists."""
@@ -49,7 +52,7 @@ class SqlCampaignRepository:
     async def start(self, campaign_id: int, chat_id: int, now: datetime) -> bool:
         """Move a draft to running (compare-and-set); False when it is no longer a draft."""
         table = models.Campaign
-        return (
+        started = (
             await rows_changed(
                 self.session,
                 update(table)
@@ -58,6 +61,8 @@ class SqlCampaignRepository:
             )
             == 1
         )
+        self.changed = self.changed or started
+        return started
 
     async def cancel(self, campaign_id: int, now: datetime) -> bool:
         """Stop a draft or running campaign; pushes not yet queued are skipped."""
@@ -70,6 +75,7 @@ class SqlCampaignRepository:
         )
         if not stopped:
             return False
+        self.changed = True
         recipients = models.CampaignRecipient
         await rows_changed(
             self.session,
@@ -115,6 +121,8 @@ class MarketingData:
 
 async def load_marketing_data(engine: AsyncEngine) -> MarketingData:
     """Completed sales of every store (the recommender learns from all), stock and customers."""
+    import pandas as pd
+
     orders, order_lines = models.Order.__table__, models.OrderLine.__table__
     store_products, products = models.StoreProduct.__table__, models.Product.__table__
     o, ln, sv = orders.c, order_lines.c, models.Survey.__table__.c

@@ -299,7 +299,7 @@ class SqlOrderRepository:
             self.session.add(order)
             await self.session.flush()
             order.number = f"{order.id:04d}"
-            self.session.add_all(
+            lines = [
                 models.OrderLine(
                     order_id=order.id,
                     product_id=line.product_id,
@@ -309,7 +309,8 @@ class SqlOrderRepository:
                     line_total_minor=line.total.amount_minor,
                 )
                 for line in quote.lines
-            )
+            ]
+            self.session.add_all(lines)
             self.session.add(
                 models.OrderEvent(
                     order_id=order.id,
@@ -320,9 +321,9 @@ class SqlOrderRepository:
                 )
             )
             await self.session.flush()
-        view = await self.get(order.id)
-        assert view is not None
-        return view
+        # Built from the rows just written rather than read back: two statements fewer in
+        # every order's transaction, and the same values `get` would return.
+        return _view(order, tuple(_line_view(line, order.currency) for line in lines))
 
     async def _reserve_stock(self, store_id: int, lines: Sequence[tuple[int, int]]) -> list[int]:
         short = []
@@ -386,18 +387,7 @@ class SqlOrderRepository:
             .where(models.OrderLine.order_id == order_id)
             .order_by(models.OrderLine.id)
         )
-        return _view(
-            row,
-            tuple(
-                OrderLineView(
-                    product_id=line.product_id,
-                    name=line.name,
-                    unit_price=Money(line.unit_price_minor, row.currency),
-                    quantity=line.quantity,
-                )
-                for line in lines
-            ),
-        )
+        return _view(row, tuple(_line_view(line, row.currency) for line in lines))
 
     async def load(self, order_id: int) -> Order | None:
         """The order as a domain entity, for a status change."""
@@ -513,6 +503,15 @@ class SqlOrderRepository:
                 .values(stock=link.stock + line.quantity)
                 .execution_options(synchronize_session=False)
             )
+
+
+def _line_view(line: models.OrderLine, currency: str) -> OrderLineView:
+    return OrderLineView(
+        product_id=line.product_id,
+        name=line.name,
+        unit_price=Money(line.unit_price_minor, currency),
+        quantity=line.quantity,
+    )
 
 
 def _view(row: models.Order, lines: tuple[OrderLineView, ...]) -> OrderView:

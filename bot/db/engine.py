@@ -13,6 +13,12 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+# Execution options of a transaction that only reads. On SQLite it begins DEFERRED: in WAL mode
+# it reads a snapshot at once instead of queueing for the write lock behind an update's
+# transaction (BEGIN IMMEDIATE waits in SQLite's busy handler, which naps up to 100 ms at a time).
+# Such a transaction must not write: a write would need the lock its snapshot predates.
+READ_ONLY: dict[str, Any] = {"o2o_read_only": True}
+
 
 def is_sqlite(url: str) -> bool:
     """Tell whether a database URL points at SQLite."""
@@ -52,4 +58,8 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 def _sqlite_begin_immediate(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails with SQLITE_BUSY when another
     # writer got in between; taking the write lock up front makes SQLite serialise them instead.
+    # Transactions declared READ_ONLY never write, so they skip the lock.
+    if connection.get_execution_options().get("o2o_read_only"):
+        connection.exec_driver_sql("BEGIN")
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE")

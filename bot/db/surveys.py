@@ -187,9 +187,11 @@ class SqlReportRepository:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.queued = False  # a request was added: the report worker has work once committed
 
     async def request(self, request: ReportRequest, now: datetime) -> None:
         """Queue a report."""
+        self.queued = True
         self.session.add(
             models.ReportRequest(
                 kind=request.kind,
