@@ -169,6 +169,7 @@ class _Row:
     ref: str | None
     attempts: int
     next_attempt_at: datetime
+    failures: int = 0  # transient errors so far; 429s are not counted
     label: str | None = None
     target_ref: str | None = None
     alone: bool = False  # the only pending row of its chat when read
@@ -247,7 +248,8 @@ class OutboxSender:
     `leadership` the sender assumes it is the only one.
 
     Outcomes: ``sent`` (``message_id`` kept for later edits by ref), ``failed`` (400/403 or
-    an unresolved message ref), ``dead`` (transient errors ``max_attempts`` times),
+    an unresolved message ref), ``dead`` (transient errors ``max_attempts`` times; a 429 only
+    delays the row, however often it comes),
     ``skipped`` (the chat blocked the bot before the row was sent).
     """
 
@@ -258,7 +260,7 @@ class OutboxSender:
         *,
         clock: Clock,
         limits: SendLimits = SendLimits(),
-        max_attempts: int = 8,
+        max_attempts: int = 16,
         poll_interval: float = 1.0,
         concurrency: int = 32,
         backoff_base: float = 0.5,
@@ -462,6 +464,7 @@ class OutboxSender:
             OutboxMessage.params,
             OutboxMessage.ref,
             OutboxMessage.attempts,
+            OutboxMessage.failures,
             OutboxMessage.next_attempt_at,
             OutboxMessage.label,
             OutboxMessage.target_ref,
@@ -494,6 +497,7 @@ class OutboxSender:
                 params=dict(raw.params or {}),
                 ref=raw.ref,
                 attempts=raw.attempts or 0,
+                failures=raw.failures or 0,
                 next_attempt_at=raw.next_attempt_at,
                 label=raw.label,
                 target_ref=raw.target_ref,
@@ -1023,9 +1027,17 @@ class OutboxSender:
 
     async def _retry_transient(self, row: _Row, error: str) -> None:
         attempts = row.attempts + 1
-        if attempts >= self.max_attempts:
+        failures = row.failures + 1
+        if failures >= self.max_attempts:
             async with self._sessionmaker() as session, session.begin():
-                await self._set(session, row, status=DEAD, attempts=attempts, last_error=error)
+                await self._set(
+                    session,
+                    row,
+                    status=DEAD,
+                    attempts=attempts,
+                    failures=failures,
+                    last_error=error,
+                )
             self.stats["dead"] += 1
             log.error(
                 "outbox row given up after repeated transient errors",
@@ -1038,9 +1050,16 @@ class OutboxSender:
                 },
             )
             return
-        due = self._clock.now() + timedelta(seconds=self.backoff(attempts))
+        due = self._clock.now() + timedelta(seconds=self.backoff(failures))
         async with self._sessionmaker() as session, session.begin():
-            await self._set(session, row, attempts=attempts, next_attempt_at=due, last_error=error)
+            await self._set(
+                session,
+                row,
+                attempts=attempts,
+                failures=failures,
+                next_attempt_at=due,
+                last_error=error,
+            )
         self.stats["retried_transient"] += 1
         log.info(
             "transient Bot API error; will retry",

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -425,7 +426,10 @@ class OutboxMessage(Base):
     # Names a message so later calls can edit it: "order:12:card". Resolved by the sender.
     ref: Mapped[str | None] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls made, 429s included
+    # Transient errors (5xx, timeouts, network): `max_attempts` of them give the row up. A 429
+    # is Telegram saying when to come back, never a reason to give up.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

@@ -217,6 +217,24 @@ async def test_a_row_is_dead_after_max_attempts_and_its_chat_moves_on(
     assert sender.stats["dead"] == 1
 
 
+async def test_429s_delay_a_row_but_never_count_towards_giving_it_up(
+    sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
+) -> None:
+    # Telegram says when to come back: a row that meets 429s and then one server error is still
+    # delivered with max_attempts=2, where counting the 429s would have given it up.
+    sender = make_sender(sessionmaker, transport, max_attempts=2)
+    fake.add_fault(method="sendMessage", kind="429", retry_after=1, times=2, chat_id=ALICE)
+    fake.add_fault(method="sendMessage", kind="500", times=1, chat_id=ALICE)
+    [row_id] = await enqueue(sessionmaker, text(ALICE, "order accepted"))
+
+    await sender.drain(timeout=10)
+
+    [row] = await outbox(sessionmaker, [row_id])
+    assert (row.status, row.attempts, row.failures) == ("sent", 4, 1)
+    assert [c.status for c in fake.calls("sendMessage")] == [429, 429, 500, 200]
+    assert sender.stats["dead"] == 0
+
+
 async def test_a_blocked_user_is_marked_unreachable_and_their_later_rows_are_skipped(
     sessionmaker: Sessionmaker, fake: FakeBotApi, transport: AiogramTransport
 ) -> None:
