@@ -12,6 +12,7 @@ import dataclasses
 import html
 import random
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from domain.errors import InvalidTransition
 from domain.orders import (
@@ -262,7 +263,10 @@ async def _apply(
     try:
         change = dataclasses.replace(step(order, f"staff:{turn.user_id}"), actor_name=who)
     except InvalidTransition:
-        await _already_moved(turn, view, store)
+        # `view` may be older than `order`: on PostgreSQL each statement reads what was committed
+        # when it began, so someone may have moved the order in between. Show it as it is now.
+        fresh = await turn.uow.orders.get(view.id)
+        await _already_moved(turn, fresh or view, store)
         return False
     if not await turn.uow.orders.record_change(order, change):
         fresh = await turn.uow.orders.get(view.id)
@@ -287,7 +291,10 @@ async def _already_moved(turn: Turn, order: OrderView, store: Store) -> None:
     status = t(f"staff.word.{order.status}")
     moves = await turn.uow.orders.moves(order.id)
     last = _last_move_to(moves, order.status)
-    if last is None:
+    if order.status == "placed":
+        # Nobody moved it: the press is ahead of the order (it overtook the Accept it needs).
+        turn.toast(t("staff.not_accepted", number=order.number), alert=True)
+    elif last is None:
         turn.toast(t("staff.already", status=status), alert=True)
     else:
         turn.toast(
@@ -299,7 +306,10 @@ async def _already_moved(turn: Turn, order: OrderView, store: Store) -> None:
             ),
             alert=True,
         )
-    await _refresh(turn, order, store, moves=moves)
+    # The card keeps naming who moved the order: the sender shows only a card's newest edit,
+    # and after a race that is a loser's.
+    who = actor_name(turn, last) if last is not None else None
+    await _refresh(turn, order, store, who, moves, at=last.at if last is not None else None)
 
 
 def _last_move_to(moves: Sequence[OrderMove], status: str) -> OrderMove | None:
@@ -328,12 +338,14 @@ async def _refresh(
     store: Store,
     who: str | None = None,
     moves: Sequence[OrderMove] | None = None,
+    at: datetime | None = None,
 ) -> None:
     customer = await turn.uow.customers.get(order.customer_id)
     text = card_text(turn, order, store, customer.first_name if customer else "?")
     if who is not None:
         t = staff_t(turn)
-        text += "\n" + t("staff.by", name=who, time=clock_time(turn.now, store.timezone))
+        when = turn.now if at is None else at
+        text += "\n" + t("staff.by", name=who, time=clock_time(when, store.timezone))
     keyboard = card_keyboard(turn, order) or InlineKeyboard([])
     await show_card(turn, order, store, text, keyboard, moves)
 
