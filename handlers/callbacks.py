@@ -49,7 +49,8 @@ class CallbackCodec:
         if not data or len(data.encode()) > MAX_CALLBACK_BYTES:
             raise CallbackDataError("empty or oversized")
         body, sep, signature = data.rpartition(_SEPARATOR)
-        if not sep or not hmac.compare_digest(signature, self._sign(body)):
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a press may carry.
+        if not sep or not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
             raise CallbackDataError("bad signature")
         version, _, rest = body.partition(_SEPARATOR)
         if version != VERSION or not rest:

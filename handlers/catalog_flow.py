@@ -224,14 +224,15 @@ async def product_text(turn: Turn) -> None:
     if turn.inbound.kind is not InboundKind.TEXT or state is None:
         turn.say(turn.t("error.not_expected"))
         return
-    if not text.isdigit():
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; "３" and "٣" are decimals.
+    if not text.isdecimal():
         await search(turn, text)
         return
     store = await current_store(turn)
     if store is None:
         return
     product_id = int(state.data.get("product_id", 0))
-    # Digits only, so int() cannot fail; a huge number is simply over the limit.
+    # Decimal digits only, so int() cannot fail; a huge number is simply over the limit.
     wanted = int(text) if len(text) <= 6 else 10**9
     cart = await cart_at(turn, store)
     refusal = await set_quantity(turn, store, cart, product_id, wanted)

@@ -8,6 +8,18 @@ from enum import StrEnum
 from typing import Any
 
 MAX_TEXT_LENGTH = 4096
+MAX_LATITUDE = 90.0
+MAX_LONGITUDE = 180.0
+# What Telegram sends fits these (its ids have at most 52 significant bits, names 64 characters,
+# usernames 32). Bigger values did not come from Telegram and may not fit the database's columns:
+# an id beyond BIGINT makes the update malformed; longer names are cut.
+MAX_ID = 2**63 - 1
+MAX_NAME_LENGTH = 64
+MAX_USERNAME_LENGTH = 32
+MAX_LANGUAGE_CODE_LENGTH = 35
+MAX_PAYLOAD_LENGTH = 128  # an invoice payload, 1-128 bytes
+MAX_AMOUNT = 2**31 - 1  # amounts are stored as 32-bit integers
+MAX_CHARGE_ID_LENGTH = 200  # not documented by Telegram; what the payments table holds
 
 
 class InboundKind(StrEnum):
@@ -85,11 +97,11 @@ class Inbound:
 def parse_update(raw: Mapping[str, Any], bot_username: str | None = None) -> Inbound:
     """Parse a raw update; anything malformed becomes UNSUPPORTED rather than an exception."""
     update_id = raw.get("update_id")
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        raise ValueError("update without an integer update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool) or abs(update_id) > MAX_ID:
+        raise ValueError("update without a 64-bit integer update_id")
     try:
         return _parse(update_id, raw, bot_username)
-    except (TypeError, ValueError, KeyError, AttributeError):
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError):
         return Inbound(update_id=update_id, kind=InboundKind.UNSUPPORTED)
 
 
@@ -116,9 +128,9 @@ def _parse(update_id: int, raw: Mapping[str, Any], bot_username: str | None) -> 
             user=user,
             chat=Chat(id=user.id, type="private"),
             callback_id=str(query["id"]),
-            payload=str(query.get("invoice_payload", "")),
-            total_amount=int(query["total_amount"]),
-            currency=str(query["currency"]),
+            payload=_payload(query),
+            total_amount=_amount(query),
+            currency=_currency(query),
         )
     if isinstance(member := raw.get("my_chat_member"), Mapping):
         new = member.get("new_chat_member") or {}
@@ -154,11 +166,11 @@ def _parse_message(update_id: int, message: Mapping[str, Any], bot_username: str
     if isinstance(payment := message.get("successful_payment"), Mapping):
         return Inbound(
             kind=InboundKind.PAYMENT,
-            payload=str(payment.get("invoice_payload", "")),
-            total_amount=int(payment["total_amount"]),
-            currency=str(payment["currency"]),
-            charge_id=str(payment["telegram_payment_charge_id"]),
-            provider_charge_id=payment.get("provider_payment_charge_id"),
+            payload=_payload(payment),
+            total_amount=_amount(payment),
+            currency=_currency(payment),
+            charge_id=_charge_id(payment["telegram_payment_charge_id"]),
+            provider_charge_id=_charge_id(payment.get("provider_payment_charge_id")),
             **base,
         )
     if isinstance(contact := message.get("contact"), Mapping):
@@ -169,15 +181,15 @@ def _parse_message(update_id: int, message: Mapping[str, Any], bot_username: str
             **base,
         )
     if isinstance(location := message.get("location"), Mapping):
-        return Inbound(
-            kind=InboundKind.LOCATION,
-            latitude=float(location["latitude"]),
-            longitude=float(location["longitude"]),
-            **base,
-        )
+        latitude, longitude = float(location["latitude"]), float(location["longitude"])
+        if not (abs(latitude) <= MAX_LATITUDE and abs(longitude) <= MAX_LONGITUDE):
+            # Not a place on Earth (out of range, or NaN): a message the bot cannot read.
+            return Inbound(kind=InboundKind.UNSUPPORTED, **base)
+        return Inbound(kind=InboundKind.LOCATION, latitude=latitude, longitude=longitude, **base)
     text = message.get("text")
     if not isinstance(text, str):
         return Inbound(kind=InboundKind.UNSUPPORTED, **base)
+    text = _without_nul(text)
     command, args = _split_command(text, bot_username)
     if command is not None:
         return Inbound(kind=InboundKind.COMMAND, text=text, command=command, args=args, **base)
@@ -199,13 +211,59 @@ def _split_command(text: str, bot_username: str | None) -> tuple[str | None, str
 
 def _user(raw: Any) -> User:
     return User(
-        id=int(raw["id"]),
-        first_name=str(raw.get("first_name") or ""),
-        last_name=raw.get("last_name"),
-        username=raw.get("username"),
-        language_code=raw.get("language_code"),
+        id=_id(raw["id"]),
+        first_name=_without_nul(str(raw.get("first_name") or ""))[:MAX_NAME_LENGTH],
+        last_name=_text_or_none(raw.get("last_name"), MAX_NAME_LENGTH),
+        username=_text_or_none(raw.get("username"), MAX_USERNAME_LENGTH),
+        language_code=_text_or_none(raw.get("language_code"), MAX_LANGUAGE_CODE_LENGTH),
         is_bot=bool(raw.get("is_bot", False)),
     )
+
+
+def _id(value: Any) -> int:
+    """A user or chat id; ValueError for one no database column (or Telegram) could hold."""
+    number = int(value)
+    if abs(number) > MAX_ID:
+        raise ValueError(f"id out of range: {number}")
+    return number
+
+
+def _text_or_none(value: Any, limit: int) -> str | None:
+    return _without_nul(value)[:limit] if isinstance(value, str) else None
+
+
+def _without_nul(text: str) -> str:
+    """Text without NUL characters, which PostgreSQL cannot store (the update would fail)."""
+    return text.replace("\x00", "")
+
+
+def _payload(query: Mapping[str, Any]) -> str:
+    payload = str(query.get("invoice_payload", ""))
+    if len(payload.encode()) > MAX_PAYLOAD_LENGTH:
+        raise ValueError("invoice payload over 128 bytes")
+    return payload
+
+
+def _amount(query: Mapping[str, Any]) -> int:
+    amount = query["total_amount"]
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f"total_amount out of range: {amount!r}")
+    return amount
+
+
+def _currency(query: Mapping[str, Any]) -> str:
+    currency = query["currency"]
+    if not isinstance(currency, str) or len(currency) != 3:
+        raise ValueError(f"not a currency code: {currency!r}")
+    return currency
+
+
+def _charge_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_CHARGE_ID_LENGTH:
+        raise ValueError("not a charge id")
+    return value
 
 
 def _replied_user(message: Mapping[str, Any]) -> User | None:
@@ -216,12 +274,12 @@ def _replied_user(message: Mapping[str, Any]) -> User | None:
         return None
     try:
         return _user(author)
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, OverflowError):
         return None
 
 
 def _chat(raw: Any) -> Chat:
-    return Chat(id=int(raw["id"]), type=str(raw.get("type", "private")), title=raw.get("title"))
+    return Chat(id=_id(raw["id"]), type=str(raw.get("type", "private")), title=raw.get("title"))
 
 
 def _int_or_none(value: Any) -> int | None:

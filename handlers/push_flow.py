@@ -21,6 +21,8 @@ from handlers.i18n import Translator
 from handlers.outbound import Button, InlineKeyboard, OutboundCall, edit_message_text, send_message
 from handlers.turn import Router, StaleButton, Turn, int_arg, str_arg
 
+MAX_CAMPAIGN_ID = 2**31 - 1  # campaign ids are 32-bit integer keys
+
 PUSH_KIND_EMOJI = {
     "recommended": "✨",
     "new_arrivals": "🆕",
@@ -205,6 +207,9 @@ async def _set_consent(turn: Turn, consent: bool) -> None:
 async def opened(turn: Turn, campaign_id: int) -> Store | None:
     """A push's deep link was used: count the open; the campaign's store, if it still exists."""
     customer = turn.require_customer()
+    if campaign_id > MAX_CAMPAIGN_ID:
+        # A hand-made link: no such campaign, and PostgreSQL would refuse the query's argument.
+        return None
     campaign = await turn.uow.campaigns.get(campaign_id)
     if campaign is None or customer.id is None:
         return None

@@ -79,7 +79,8 @@ def _target(turn: Turn, rest: str) -> tuple[int, str] | None:
             inbound.reply_to_user_id
         )
     head, _, name = rest.strip().partition(" ")
-    if not head.isdigit() or not 0 < int(head) < 2**52:
+    # isdecimal, not isdigit: int() refuses digits such as "²".
+    if not head.isdecimal() or not 0 < int(head) < 2**52:
         return None
     return int(head), name.strip()[:200] or head
 
@@ -137,7 +138,7 @@ async def stock(turn: Turn) -> None:
     quantity: int | None
     if raw == "-":
         quantity = None
-    elif raw.isdigit() and int(raw) <= MAX_STOCK:
+    elif raw.isdecimal() and int(raw) <= MAX_STOCK:
         quantity = int(raw)
     else:
         turn.say(t("stock.bad_qty", max=MAX_STOCK))

@@ -144,7 +144,12 @@ class Turn:
         await self.uow.conversations.clear(self.chat_id, self.user_id)
 
     def require_customer(self) -> Customer:
-        """The customer of a private-chat turn."""
+        """The customer of a private-chat turn.
+
+        A customer's button pressed where there is no customer (in a group) is a stale button.
+        """
+        if self.customer is None and self.is_press:
+            raise StaleButton("customer")
         assert self.customer is not None, "private-chat turns always have a customer"
         return self.customer
 

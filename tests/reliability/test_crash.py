@@ -60,7 +60,7 @@ class Size:
 
 # The bot spends about a second of CPU per order (13-14 updates and their messages) and a few
 # seconds per restart: 30 orders and 3 kills fit CI's budget of about 35 s a backend.
-QUICK = Size(orders=30, kills=3, customers=6)
+QUICK = Size(orders=20, kills=2, customers=6)
 LONG = Size(orders=1000, kills=20, customers=10)
 
 
