@@ -23,6 +23,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,17 +275,19 @@ async def _killer(
 # --------------------------------------------------------------------------- the database
 
 
-async def _prepare(url: str, stock: int) -> None:
-    """Demo stores; Central open around the clock, its staff group bound, ample stock."""
+async def prepare_shop(
+    url: str, stock: int, *, group: int = GROUP, seeded_at: datetime | None = None
+) -> None:
+    """Demo stores; Central open around the clock, `group` its staff group, `stock` of PRODUCTS."""
     engine = create_engine(url)
     try:
         sessionmaker = create_sessionmaker(engine)
-        await seed_demo_data(sessionmaker, SystemClock().now())
+        await seed_demo_data(sessionmaker, seeded_at or SystemClock().now())
         async with sessionmaker() as session, session.begin():
             await session.execute(
                 update(models.Store)
                 .where(models.Store.code == "central")
-                .values(opening_hours=OpeningHours.always().to_json(), staff_chat_id=GROUP)
+                .values(opening_hours=OpeningHours.always().to_json(), staff_chat_id=group)
             )
             for _words, _label, sku in PRODUCTS:
                 product_id = select(models.Product.id).where(models.Product.sku == sku)
@@ -394,7 +397,7 @@ async def test_kill_9_under_load_loses_and_doubles_no_order(
 ) -> None:
     size = LONG if long_run else QUICK
     stock = 2 * size.orders  # at most two units an order: never sold out
-    await _prepare(migrated_url, stock)
+    await prepare_shop(migrated_url, stock)
     fake = FakeBotApi(token=TOKEN, limits=None)
     await fake.start()
     customers = [FIRST_CUSTOMER + i for i in range(size.customers)]

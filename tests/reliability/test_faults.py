@@ -48,27 +48,24 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.app import BotApp
 from bot.db import models
 from bot.db.engine import create_engine, create_sessionmaker
 from bot.fakeapi.server import LIMITED_METHODS, FakeBotApi, RecordedCall
 from bot.runtime_aiogram import AiogramRuntime
-from bot.seed import seed_demo_data
 from bot.sender import UNTHROTTLED
 from bot.settings import Settings
 from domain.clock import RunningClock
-from domain.schedule import OpeningHours
 from tests.e2e.conftest import TOKEN
 from tests.e2e.shop import OPEN_TIME
-from tests.reliability.test_crash import Person, Tracker
+from tests.reliability.test_crash import PRODUCTS, Person, Tracker, prepare_shop
 
 GROUP = -100_888
 ANN, BEN = 4201, 4202  # admins of the staff group
 FIRST_CUSTOMER = 7600
 PHONE = "+8613800138000"
-PRODUCTS = (("croissant", "Croissant", "croissant"), ("banana", "Banana bread", "banana-bread"))
 
 RETRY_AFTER = 1  # seconds; the fake answers at least 1
 CALL_TIMEOUT = 2.0  # the bot's HTTP timeout for Bot API calls other than the long poll
@@ -398,29 +395,6 @@ class Storm:
         return number
 
 
-async def _prepare(url: str, stock: int) -> None:
-    """Demo stores; Central open around the clock with its staff group bound and ample stock."""
-    engine = create_engine(url)
-    try:
-        sessionmaker = create_sessionmaker(engine)
-        await seed_demo_data(sessionmaker, OPEN_TIME)
-        async with sessionmaker() as session, session.begin():
-            await session.execute(
-                update(models.Store)
-                .where(models.Store.code == "central")
-                .values(opening_hours=OpeningHours.always().to_json(), staff_chat_id=GROUP)
-            )
-            for _words, _label, sku in PRODUCTS:
-                product_id = select(models.Product.id).where(models.Product.sku == sku)
-                await session.execute(
-                    update(models.StoreProduct)
-                    .where(models.StoreProduct.product_id == product_id.scalar_subquery())
-                    .values(stock=stock)
-                )
-    finally:
-        await engine.dispose()
-
-
 @asynccontextmanager
 async def _running_bot(fake: FakeBotApi, url: str) -> AsyncIterator[BotApp]:
     """The bot on aiogram, polling `fake`, with a short HTTP timeout for Bot API calls."""
@@ -683,7 +657,9 @@ async def test_every_message_is_delivered_or_its_customer_marked_unreachable_und
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     size = LONG if long_run else QUICK
-    await _prepare(migrated_url, stock=4 * size.shoppers * size.orders_each)
+    await prepare_shop(
+        migrated_url, 4 * size.shoppers * size.orders_each, group=GROUP, seeded_at=OPEN_TIME
+    )
     fake = LossyFakeBotApi(token=TOKEN, limits=None)
     await fake.start()
     shoppers = [FIRST_CUSTOMER + i for i in range(size.shoppers)]
