@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.db import models
+from tests.e2e.conftest import eventually
 from tests.e2e.shop import CLOSED_TIME, OPEN_TIME, Shop, running_shop
 
 NEAR_CENTRAL = (31.2330, 121.4760)  # a few hundred metres from Central Café
@@ -189,13 +190,23 @@ async def test_forged_and_removed_product_buttons_are_refused(shop: Shop) -> Non
 
 async def test_the_nearest_store_is_found_from_a_location(shop: Shop) -> None:
     me = shop.me
-    await me.send("/stores")
-    assert "share your location" in me.last_text
-    await me.share_location(*NEAR_CENTRAL)
-    assert "Central Café · 0.4 km" in me.buttons()
 
+    async def said(words: str, before: int) -> bool:
+        return any(words in text for text in me.texts()[before:])
+
+    async def offered(label: str) -> bool:
+        return label in me.buttons()
+
+    # Each answer is two messages; under load the second may come after the chat went quiet.
+    before = len(me.texts())
+    await me.send("/stores")
+    await eventually(lambda: said("share your location", before))
+    await me.share_location(*NEAR_CENTRAL)
+    await eventually(lambda: offered("Central Café · 0.4 km"))
+
+    before = len(me.texts())
     await me.share_location(*FAR_AWAY)
-    assert "No open store near you" in me.texts()[-2]
+    await eventually(lambda: said("No open store near you", before))
 
 
 async def test_switching_store_asks_before_emptying_the_cart(shop: Shop) -> None:
