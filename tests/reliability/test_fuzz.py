@@ -120,8 +120,8 @@ class Size:
     chunks: int  # journeys and single actions per example
 
 
-# Quick: the regressions, the tour and 40 (SQLite) or 15 (PostgreSQL, slower per update)
-# derandomized sequences: about 12 s a backend on two busy cores. Long: random, ~10 min in all.
+# Quick: the regressions, the tour and 25 (SQLite) or 10 (PostgreSQL, slower per update)
+# derandomized sequences: about 6-10 s a backend. Long: random, ~10 min in all.
 QUICK = {"sqlite": Size(examples=25, chunks=20), "postgres": Size(examples=10, chunks=20)}
 LONG = {"sqlite": Size(examples=1000, chunks=40), "postgres": Size(examples=400, chunks=40)}
 
